@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// sessionFlags are the options of a session, under swaks's canonical long
+// names so that swaksargs.Translate lines real swaks command lines up with
+// them. Options that swaks has and the probe does not implement are simply
+// not defined here: Translate reports them as "not supported yet".
+type sessionFlags struct {
+	to, from, helo, server, port, protocol string
+	ipv4, ipv6                             bool
+	localInterface                         string
+	dnsServer                              string
+
+	tls, tlsOptional, tlsOptionalStrict, tlsOnConnect, noTLS bool
+	tlsVerify                                                bool
+	tlsSNI, tlsCAPath                                        string
+
+	auth, authUser, authPassword string
+	authPasswordFile             string
+	authPasswordEnv              string
+	authPlaintext                bool
+	authHidePassword             string
+
+	headers, addHeaders         []string
+	body, data                  string
+	attach, attachType, attName []string
+
+	quitAfter      string
+	timeout        string
+	sessionTimeout time.Duration
+
+	silent                                            string
+	suppressData                                      bool
+	showTimeLapse                                     string
+	hideReceive, hideSend, hideInformational, hideAll bool
+	output                                            string
+	jsonOut, markdown                                 bool
+	showSecrets                                       bool
+	version, help                                     bool
+}
+
+// optionalUnset is pflag's NoOptDefVal marker for options whose value is
+// optional in swaks: given without a value, they hold this string.
+const optionalUnset = "\x00given"
+
+func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringVar(&f.to, "to", "", "envelope recipient(s), comma-separated (swaks -t)")
+	fs.StringVar(&f.from, "from", "", "envelope sender; \"<>\" or \"\" for the null sender (swaks -f)")
+	fs.StringVar(&f.helo, "helo", "", "EHLO/HELO name (default: this host's FQDN, never \"localhost\") (swaks --ehlo)")
+	fs.StringVar(&f.server, "server", "", "server host[:port]; default: the MX of the first recipient's domain (swaks -s)")
+	fs.StringVar(&f.port, "port", "", "port (default 25; 465 with --tls-on-connect; 24 for LMTP) (swaks -p)")
+	fs.StringVar(&f.protocol, "protocol", "", "SMTP, ESMTP, ESMTPA, ESMTPS, ESMTPSA, SSMTP, SSMTPA, LMTP, LMTPA, LMTPS, LMTPSA")
+	fs.BoolVar(&f.ipv4, "4", false, "connect over IPv4 only")
+	fs.BoolVar(&f.ipv6, "6", false, "connect over IPv6 only")
+	fs.StringVar(&f.localInterface, "local-interface", "", "source IP address[:port] (swaks -li)")
+	fs.StringVar(&f.dnsServer, "dns-server", "", "send every DNS lookup to this host[:port]")
+
+	fs.BoolVar(&f.tls, "tls", false, "require STARTTLS (default on port 587)")
+	fs.BoolVar(&f.tlsOptional, "tls-optional", false, "use STARTTLS when offered (default on port 25)")
+	fs.BoolVar(&f.tlsOptionalStrict, "tls-optional-strict", false, "use STARTTLS when offered; fail if it is offered but fails")
+	fs.BoolVar(&f.tlsOnConnect, "tls-on-connect", false, "implicit TLS from the first byte (default on port 465) (swaks -tlsc)")
+	fs.BoolVar(&f.noTLS, "no-tls", false, "never use TLS")
+	fs.BoolVar(&f.tlsVerify, "tls-verify", false, "abort when the certificate does not verify (it is always checked and reported)")
+	fs.StringVar(&f.tlsSNI, "tls-sni", "", "TLS server name (SNI and verification; default: the host name)")
+	fs.StringVar(&f.tlsCAPath, "tls-ca-path", "", "PEM file of CA certificates to verify against instead of the system's")
+
+	fs.StringVar(&f.auth, "auth", "", "authenticate; optional comma-separated mechanisms: PLAIN, LOGIN, CRAM-MD5 (swaks -a)")
+	fs.Lookup("auth").NoOptDefVal = optionalUnset
+	fs.StringVar(&f.authUser, "auth-user", "", "AUTH user name; implies --auth (swaks -au)")
+	fs.Lookup("auth-user").NoOptDefVal = optionalUnset
+	fs.StringVar(&f.authPassword, "auth-password", "", "AUTH password; implies --auth. Prefer --auth-password-file, --auth-password-env or the prompt (swaks -ap)")
+	fs.Lookup("auth-password").NoOptDefVal = optionalUnset
+	fs.StringVar(&f.authPasswordFile, "auth-password-file", "", "read the AUTH password from the first line of this file")
+	fs.StringVar(&f.authPasswordEnv, "auth-password-env", "", "read the AUTH password from this environment variable")
+	fs.BoolVar(&f.authPlaintext, "auth-plaintext", false, "allow credentials over a connection without TLS (swaks -apt)")
+	fs.StringVar(&f.authHidePassword, "auth-hide-password", "", "accepted for swaks compatibility: passwords are always hidden unless --show-secrets")
+	fs.Lookup("auth-hide-password").NoOptDefVal = optionalUnset
+
+	fs.StringArrayVar(&f.headers, "header", nil, "\"Name: value\" header, replacing a default one of that name (repeatable; --h-Name VALUE)")
+	fs.StringArrayVar(&f.addHeaders, "add-header", nil, "\"Name: value\" header added to the message (repeatable) (swaks -ah)")
+	fs.StringVar(&f.body, "body", "", "message body: text, \"-\" for stdin, \"@file\"")
+	fs.StringVar(&f.data, "data", "", "whole message (headers and body): text, \"-\" for stdin, \"@file\" (swaks -d)")
+	fs.StringArrayVar(&f.attach, "attach", nil, "attach a file (\"@file\", \"-\" for stdin, or text) (repeatable)")
+	fs.StringArrayVar(&f.attachType, "attach-type", nil, "MIME type of the following --attach")
+	fs.StringArrayVar(&f.attName, "attach-name", nil, "file name of the following --attach")
+
+	fs.StringVar(&f.quitAfter, "quit-after", "", "stop after: connect, banner, first-helo, tls, helo, auth, mail, rcpt (swaks -q)")
+	fs.StringVar(&f.timeout, "timeout", "30s", "timeout for each connect and each reply (\"30\", \"30s\", \"1m\")")
+	fs.DurationVar(&f.sessionTimeout, "session-timeout", 5*time.Minute, "deadline for the whole session")
+
+	fs.StringVar(&f.silent, "silent", "", "1: show output only on failure; 2: show only errors; 3: show nothing (swaks -S)")
+	fs.Lookup("silent").NoOptDefVal = "1"
+	fs.BoolVar(&f.suppressData, "suppress-data", false, "do not show the message in the transcript (swaks -n)")
+	fs.StringVar(&f.showTimeLapse, "show-time-lapse", "", "prefix lines with the time since the start (swaks -stl)")
+	fs.Lookup("show-time-lapse").NoOptDefVal = optionalUnset
+	fs.BoolVar(&f.hideReceive, "hide-receive", false, "hide lines received")
+	fs.BoolVar(&f.hideSend, "hide-send", false, "hide lines sent")
+	fs.BoolVar(&f.hideInformational, "hide-informational", false, "hide informational lines")
+	fs.BoolVar(&f.hideAll, "hide-all", false, "hide the whole transcript (the result is still shown)")
+	fs.StringVar(&f.output, "output", "", "write the output to this file instead of standard output (swaks --output-file)")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the session as JSON")
+	fs.BoolVar(&f.markdown, "markdown", false, "print the session as Markdown (for a support ticket)")
+	fs.BoolVar(&f.showSecrets, "show-secrets", false, "show passwords and AUTH payloads instead of "+"[redacted]")
+	fs.BoolVar(&f.version, "version", false, "print the version")
+	fs.BoolVar(&f.help, "help", false, "show this help")
+	return fs
+}
+
+// parseTimeout accepts swaks's forms: plain seconds ("30"), "30s", "1m", "1h".
+func parseTimeout(v string) (time.Duration, error) {
+	if v == "" {
+		return 30 * time.Second, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		if d <= 0 {
+			return 0, fmt.Errorf("--timeout %q: must be positive", v)
+		}
+		return d, nil
+	}
+	var n int
+	if _, err := fmt.Sscanf(v, "%d", &n); err == nil && fmt.Sprint(n) == v && n > 0 {
+		return time.Duration(n) * time.Second, nil
+	}
+	return 0, fmt.Errorf("--timeout %q: want seconds or a duration like 30s or 1m", v)
+}

@@ -1,0 +1,58 @@
+// Command probe is an SMTP test-send probe: it drives a real SMTP session
+// against a recipient's MX or a submission server, records a timestamped
+// transcript and explains where and why the server refused.
+//
+// This package only parses flags and wires packages together; the work is
+// done in probe, smtpclient, transcript, diagnose and explain.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const (
+	toolName    = "smtpprobe"
+	toolVersion = "0.1.0"
+)
+
+// stdio is the process's standard streams, replaceable in tests.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+	// isTerminal reports whether stdin is a terminal (prompts are only
+	// allowed there).
+	isTerminal func() bool
+	// readPassword reads a line without echo from the terminal.
+	readPassword func() (string, error)
+	getenv       func(string) string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], osStdio())
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole CLI; tests call it directly.
+func run(ctx context.Context, args []string, io stdio) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "demo":
+			return runDemo(ctx, args[1:], io)
+		case "explain":
+			return runExplain(ctx, args[1:], io)
+		case "help":
+			return runSession(ctx, []string{"--help"}, io)
+		case "version":
+			fmt.Fprintf(io.out, "%s %s\n", toolName, toolVersion)
+			return 0
+		}
+	}
+	return runSession(ctx, args, io)
+}

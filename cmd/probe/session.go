@@ -1,0 +1,473 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+
+	"github.com/smtpprobe/smtpprobe/compose"
+	"github.com/smtpprobe/smtpprobe/diagnose"
+	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/smtpclient"
+	"github.com/smtpprobe/smtpprobe/swaksargs"
+	"github.com/smtpprobe/smtpprobe/transcript"
+	"github.com/spf13/pflag"
+)
+
+const sessionUsage = `Usage: probe [options]              run an SMTP session (swaks options work unchanged)
+       probe demo [SCENARIO|--list|--all]  probe the built-in scenario server
+       probe explain [--phase P] [--json] [--summary] [TEXT...]
+       probe relay-check [options]    check relay and AUTH settings
+
+Examples:
+  probe -t alice@example.org                       MX of example.org, port 25
+  probe -s smtp.example.org -p 587 -au bob -t x@y.org   STARTTLS, AUTH, message
+  probe -s smtp.example.org -p 465 -au bob --quit-after auth
+
+Options:
+`
+
+// parseSession translates swaks spellings and parses the session flags.
+func parseSession(name string, args []string, io stdio) (*sessionFlags, *pflag.FlagSet, error) {
+	f := &sessionFlags{}
+	fs := newSessionFlagSet(name, f)
+	fs.SetOutput(io.err)
+	fs.Usage = func() {}
+	canon, err := swaksargs.Translate(args, fs, io.prompter(map[string]bool{"auth-password": true}))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := fs.Parse(canon); err != nil {
+		return nil, nil, err
+	}
+	return f, fs, nil
+}
+
+func runSession(ctx context.Context, args []string, io stdio) int {
+	f, fs, err := parseSession("probe", args, io)
+	if err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(io.out, sessionUsage+fsUsages(fs))
+			return 0
+		}
+		return usageError(io, err)
+	}
+	if f.help {
+		fmt.Fprint(io.out, sessionUsage+fsUsages(fs))
+		return 0
+	}
+	if f.version {
+		fmt.Fprintf(io.out, "%s %s\n", toolName, toolVersion)
+		return 0
+	}
+	if fs.NArg() > 0 {
+		return usageError(io, fmt.Errorf("unexpected argument %q (options start with -)", fs.Arg(0)))
+	}
+	opts, err := sessionOptions(f, fs, io)
+	if err != nil {
+		return usageError(io, err)
+	}
+	engine, err := diagnose.New()
+	if err != nil {
+		fmt.Fprintf(io.err, "probe: loading the diagnosis rules: %v\n", err)
+		return 1
+	}
+	opts.Engine = engine
+	opts.Command = redactArgv(append([]string{"probe"}, args...), opts.AuthPassword, f.showSecrets)
+	out, err := newOutput(f.output, io.out)
+	if err != nil {
+		return usageError(io, err)
+	}
+	_, code := session(ctx, opts, outputMode(f), out.w)
+	if err := out.commit(); err != nil {
+		fmt.Fprintf(io.err, "probe: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// view is how a session is shown.
+type view struct {
+	format     string // text, json, markdown
+	timestamps bool
+	silent     int // 0 normal, 1 only on failure, 2 only errors, 3 nothing
+	hide       map[transcript.Direction]bool
+}
+
+func outputMode(f *sessionFlags) view {
+	v := view{format: "text", timestamps: f.showTimeLapse != "", hide: map[transcript.Direction]bool{}}
+	switch {
+	case f.jsonOut:
+		v.format = "json"
+	case f.markdown:
+		v.format = "markdown"
+	}
+	switch f.silent {
+	case "":
+		v.silent = 0
+	case "1", optionalUnset:
+		v.silent = 1
+	case "2":
+		v.silent = 2
+	default:
+		v.silent = 3
+	}
+	if f.hideAll {
+		v.hide[transcript.Info], v.hide[transcript.Send], v.hide[transcript.Recv] = true, true, true
+	}
+	if f.hideReceive {
+		v.hide[transcript.Recv] = true
+	}
+	if f.hideSend {
+		v.hide[transcript.Send] = true
+	}
+	if f.hideInformational {
+		v.hide[transcript.Info] = true
+	}
+	return v
+}
+
+// session runs one session and renders it; it returns the report (nil on a
+// usage error) and the exit code.
+func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*transcript.Report, int) {
+	textOpts := transcript.TextOptions{Timestamps: v.timestamps, Diagnosis: diagnose.WriteText}
+	show := func(e transcript.Event) bool {
+		if v.silent == 2 && e.Dir != transcript.Error && !e.Unexpected {
+			return false
+		}
+		return !v.hide[e.Dir]
+	}
+	if v.format == "text" && v.silent == 0 {
+		opts.Live = func(e transcript.Event) {
+			if show(e) {
+				_ = transcript.WriteEvent(w, e, textOpts)
+			}
+		}
+	}
+	report, err := probe.Run(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(w, "*** %v\n", err)
+		return nil, smtpclient.ExitUsage
+	}
+	code := report.Result.ExitCode
+	switch v.format {
+	case "json":
+		_ = transcript.WriteJSON(w, report)
+	case "markdown":
+		_ = transcript.WriteMarkdown(w, report, textOpts)
+	default:
+		switch v.silent {
+		case 0:
+			_ = transcript.WriteAnnotation(w, report, textOpts)
+		case 1:
+			if code != 0 {
+				_ = transcript.WriteText(w, report, textOpts)
+			}
+		case 2:
+			for _, e := range report.Events {
+				if show(e) {
+					_ = transcript.WriteEvent(w, e, textOpts)
+				}
+			}
+			if code != 0 {
+				_ = transcript.WriteAnnotation(w, report, textOpts)
+			}
+		}
+	}
+	return report, code
+}
+
+// sessionOptions turns flags into probe options.
+func sessionOptions(f *sessionFlags, fs *pflag.FlagSet, io stdio) (probe.Options, error) {
+	o := probe.Options{ToolName: toolName, ToolVersion: toolVersion, ShowSecrets: f.showSecrets, SessionTimeout: f.sessionTimeout}
+	var err error
+	if o.Timeout, err = parseTimeout(f.timeout); err != nil {
+		return o, err
+	}
+	if f.sessionTimeout <= 0 {
+		return o, fmt.Errorf("--session-timeout %s: must be positive", f.sessionTimeout)
+	}
+	for _, t := range strings.Split(f.to, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			o.To = append(o.To, t)
+		}
+	}
+	if len(o.To) == 0 {
+		if io.isTerminal != nil && io.isTerminal() {
+			t, err := io.prompter(nil)("to")
+			if err != nil {
+				return o, err
+			}
+			o.To = []string{strings.TrimSpace(t)}
+		} else {
+			return o, errors.New("no recipient: give --to ADDRESS")
+		}
+	}
+	o.From = f.from
+	if !fs.Changed("from") {
+		o.From = defaultFrom()
+	} else if o.From == "<>" {
+		o.From = ""
+	}
+	o.Server, o.EHLO, o.DNSServer, o.LocalInterface = f.server, f.helo, f.dnsServer, f.localInterface
+	if f.port != "" {
+		if o.Port, err = parsePort(f.port); err != nil {
+			return o, err
+		}
+	}
+	switch {
+	case f.ipv4 && f.ipv6:
+		return o, errors.New("-4 and -6 exclude each other")
+	case f.ipv4:
+		o.Network = "tcp4"
+	case f.ipv6:
+		o.Network = "tcp6"
+	}
+	if err := applyProtocol(&o, f); err != nil {
+		return o, err
+	}
+	if err := applyTLS(&o, f); err != nil {
+		return o, err
+	}
+	if err := applyAuth(&o, f, fs, io); err != nil {
+		return o, err
+	}
+	o.QuitAfter = strings.ToLower(f.quitAfter)
+	if f.suppressData {
+		o.BodyLines = -1
+	}
+	o.Message = compose.Options{Headers: f.headers, AddHeaders: f.addHeaders, Body: f.body, Data: f.data, Stdin: io.in}
+	if fs.Changed("data") && f.data == "" {
+		return o, errors.New("--data: empty message")
+	}
+	for i, a := range f.attach {
+		att := compose.Attachment{Path: a}
+		if i < len(f.attachType) {
+			att.ContentType = f.attachType[i]
+		}
+		if i < len(f.attName) {
+			att.Name = f.attName[i]
+		}
+		o.Message.Attach = append(o.Message.Attach, att)
+	}
+	return o, nil
+}
+
+func parsePort(v string) (int, error) {
+	var n int
+	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || fmt.Sprint(n) != v || n < 1 || n > 65535 {
+		switch strings.ToLower(v) {
+		case "smtp":
+			return 25, nil
+		case "submission":
+			return 587, nil
+		case "smtps", "submissions":
+			return 465, nil
+		case "lmtp":
+			return 24, nil
+		}
+		return 0, fmt.Errorf("--port %q: want a number from 1 to 65535", v)
+	}
+	return n, nil
+}
+
+// applyProtocol maps swaks's --protocol names onto HELO/EHLO/LHLO, TLS and AUTH.
+func applyProtocol(o *probe.Options, f *sessionFlags) error {
+	if f.protocol == "" {
+		return nil
+	}
+	p := strings.ToUpper(f.protocol)
+	switch p {
+	case "SMTP":
+		o.Protocol = "smtp"
+	case "ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA", "SSMTP", "SSMTPA":
+		o.Protocol = "esmtp"
+	case "LMTP", "LMTPA", "LMTPS", "LMTPSA":
+		o.Protocol = "lmtp"
+	default:
+		return fmt.Errorf("--protocol %q: want SMTP, ESMTP, ESMTPA, ESMTPS, ESMTPSA, SSMTP, SSMTPA, LMTP, LMTPA, LMTPS or LMTPSA", f.protocol)
+	}
+	if strings.HasPrefix(p, "SSMTP") {
+		o.TLSMode, o.TLSModeSet = smtpclient.TLSImplicit, true
+	} else if strings.HasSuffix(p, "S") || strings.HasSuffix(p, "SA") {
+		o.TLSMode, o.TLSModeSet = smtpclient.TLSRequired, true
+	} else if p == "SMTP" || p == "ESMTP" || p == "ESMTPA" || p == "LMTP" || p == "LMTPA" {
+		o.TLSMode, o.TLSModeSet = smtpclient.TLSNone, true
+	}
+	if strings.HasSuffix(p, "A") {
+		o.Auth = true
+	}
+	return nil
+}
+
+func applyTLS(o *probe.Options, f *sessionFlags) error {
+	n := 0
+	for _, b := range []bool{f.tls, f.tlsOptional, f.tlsOptionalStrict, f.tlsOnConnect, f.noTLS} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		return errors.New("choose one of --tls, --tls-optional, --tls-optional-strict, --tls-on-connect, --no-tls")
+	}
+	switch {
+	case f.tls:
+		o.TLSMode, o.TLSModeSet = smtpclient.TLSRequired, true
+	case f.tlsOptional, f.tlsOptionalStrict:
+		o.TLSMode, o.TLSModeSet = smtpclient.TLSOptional, true
+	case f.tlsOnConnect:
+		o.TLSMode, o.TLSModeSet = smtpclient.TLSImplicit, true
+	case f.noTLS:
+		o.TLSMode, o.TLSModeSet = smtpclient.TLSNone, true
+	}
+	o.TLSVerify, o.TLSSNI, o.TLSCAFile = f.tlsVerify, f.tlsSNI, f.tlsCAPath
+	return nil
+}
+
+// applyAuth collects AUTH settings; -au/-ap imply --auth as in swaks, and
+// the password can come from a file, the environment or a prompt so that it
+// never has to be on the command line.
+func applyAuth(o *probe.Options, f *sessionFlags, fs *pflag.FlagSet, io stdio) error {
+	if fs.Changed("auth") || fs.Changed("auth-user") || fs.Changed("auth-password") || fs.Changed("auth-password-file") || fs.Changed("auth-password-env") {
+		o.Auth = true
+	}
+	if !o.Auth {
+		return nil
+	}
+	if f.auth != "" && f.auth != optionalUnset {
+		for _, m := range strings.Split(f.auth, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				o.AuthMechs = append(o.AuthMechs, strings.ToUpper(m))
+			}
+		}
+	}
+	o.AuthPlaintext = f.authPlaintext
+	ask := io.prompter(map[string]bool{"auth-password": true})
+	o.AuthUser = f.authUser
+	if o.AuthUser == optionalUnset || o.AuthUser == "" {
+		u, err := ask("auth-user")
+		if err != nil {
+			return err
+		}
+		o.AuthUser = u
+	}
+	if strings.ContainsAny(o.AuthUser, "\r\n\x00") {
+		return errors.New("--auth-user: contains CR, LF or NUL")
+	}
+	sources := 0
+	switch {
+	case f.authPasswordFile != "":
+		sources++
+		b, err := os.ReadFile(f.authPasswordFile)
+		if err != nil {
+			return fmt.Errorf("--auth-password-file: %w", err)
+		}
+		o.AuthPassword = strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
+	case f.authPasswordEnv != "":
+		sources++
+		v := io.getenv(f.authPasswordEnv)
+		if v == "" {
+			return fmt.Errorf("--auth-password-env: environment variable %s is empty or not set", f.authPasswordEnv)
+		}
+		o.AuthPassword = v
+	}
+	if fs.Changed("auth-password") && f.authPassword != optionalUnset {
+		sources++
+		o.AuthPassword = f.authPassword
+	}
+	if sources > 1 {
+		return errors.New("give the password one way: --auth-password, --auth-password-file or --auth-password-env")
+	}
+	if sources == 0 {
+		p, err := ask("auth-password")
+		if err != nil {
+			return err
+		}
+		o.AuthPassword = p
+	}
+	return nil
+}
+
+func defaultFrom() string {
+	name := os.Getenv("LOGNAME")
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		}
+	}
+	if name == "" {
+		name = "probe"
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost.localdomain"
+	}
+	return name + "@" + host
+}
+
+// redactArgv hides the password in the argv recorded in reports.
+func redactArgv(argv []string, password string, show bool) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		if !show && len(password) >= 1 && strings.Contains(a, password) {
+			a = strings.ReplaceAll(a, password, transcript.Redacted)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+func fsUsages(fs *pflag.FlagSet) string {
+	if fs == nil {
+		return ""
+	}
+	return fs.FlagUsages()
+}
+
+func usageError(io stdio, err error) int {
+	fmt.Fprintf(io.err, "probe: %v\n", err)
+	fmt.Fprintln(io.err, "Run 'probe --help' for usage.")
+	return smtpclient.ExitUsage
+}
+
+// output writes to stdout, or to a file that appears only when complete:
+// a temporary file in the same folder, renamed at the end, so a failure or
+// Ctrl-C never leaves a half-written file.
+type output struct {
+	w    io.Writer
+	f    *os.File
+	path string
+}
+
+func newOutput(path string, stdout io.Writer) (*output, error) {
+	if path == "" {
+		return &output{w: stdout}, nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, fmt.Errorf("--output %s: %w", path, err)
+	}
+	return &output{w: f, f: f, path: path}, nil
+}
+
+func (o *output) commit() error {
+	if o.f == nil {
+		return nil
+	}
+	if err := o.f.Close(); err != nil {
+		os.Remove(o.f.Name())
+		return fmt.Errorf("--output %s: %w", o.path, err)
+	}
+	if err := os.Rename(o.f.Name(), o.path); err != nil {
+		os.Remove(o.f.Name())
+		return fmt.Errorf("--output %s: %w", o.path, err)
+	}
+	return nil
+}

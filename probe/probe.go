@@ -1,0 +1,412 @@
+// Package probe runs one probe session from the user's options: it finds
+// the server (the -s host, or the recipient domain's MX as an MTA would),
+// builds the test message, drives smtpclient, and turns what happened into
+// a transcript.Report with its diagnosis. It is the wiring between the CLI
+// and the packages that do the work, so the CLI stays thin.
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/compose"
+	"github.com/smtpprobe/smtpprobe/diagnose"
+	"github.com/smtpprobe/smtpprobe/mxlookup"
+	"github.com/smtpprobe/smtpprobe/smtpclient"
+	"github.com/smtpprobe/smtpprobe/transcript"
+)
+
+// Options is everything the user can set for a session.
+type Options struct {
+	Server   string // host, host:port, [v6]:port; "" = MX of the first recipient's domain
+	Port     int    // 0 = by TLS mode: 465 implicit, else 25
+	From     string
+	To       []string
+	EHLO     string
+	Protocol string // esmtp, smtp, lmtp
+
+	TLSMode    smtpclient.TLSMode
+	TLSModeSet bool // false: chosen by port (587 required, 465 implicit, else optional)
+	TLSVerify  bool
+	TLSSNI     string
+	TLSCAFile  string      // PEM roots for verification instead of the system's
+	TLSConfig  *tls.Config // base TLS config (tests)
+
+	Network        string // tcp, tcp4, tcp6
+	LocalInterface string
+	DNSServer      string
+	Resolver       mxlookup.Resolver // overrides DNSServer (tests)
+
+	Auth          bool
+	AuthMechs     []string
+	AuthUser      string
+	AuthPassword  string
+	AuthPlaintext bool
+
+	Message compose.Options
+
+	QuitAfter      string
+	Timeout        time.Duration
+	SessionTimeout time.Duration
+
+	ShowSecrets bool
+	BodyLines   int                    // transcript lines of the message shown (0 default, <0 none)
+	Live        func(transcript.Event) // called with each event as it happens
+	Command     []string               // argv for the report (already redacted)
+	ToolName    string
+	ToolVersion string
+	Now         func() time.Time
+	Rand        *rand.Rand // MX shuffle among equal preferences; nil = stable order
+	Engine      *diagnose.Engine
+}
+
+// UsageError is a problem with the options found before any connection:
+// the CLI exits 1 with it.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+func usage(format string, args ...any) error {
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// DefaultTLSMode is the TLS mode for a port when the user chose none:
+// 465 is implicit TLS (RFC 8314), 587 submission requires STARTTLS before
+// AUTH, anything else (25) uses STARTTLS when offered, as MTAs do.
+func DefaultTLSMode(port int) smtpclient.TLSMode {
+	switch port {
+	case 465:
+		return smtpclient.TLSImplicit
+	case 587:
+		return smtpclient.TLSRequired
+	}
+	return smtpclient.TLSOptional
+}
+
+// Run runs the session. The error is non-nil only for usage errors found
+// before the session started; everything else is in the Report.
+func Run(ctx context.Context, o Options) (*transcript.Report, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if err := validate(&o); err != nil {
+		return nil, err
+	}
+	host, port, err := splitServer(o.Server, o.Port)
+	if err != nil {
+		return nil, err
+	}
+	if !o.TLSModeSet {
+		p := port
+		if p == 0 {
+			p = 25
+		}
+		o.TLSMode = DefaultTLSMode(p)
+	}
+	if port == 0 {
+		port = 25
+		if o.TLSMode == smtpclient.TLSImplicit {
+			port = 465
+		}
+		if o.Protocol == "lmtp" {
+			port = 24
+		}
+	}
+	quitAfter, err := smtpclient.NormalizeQuitAfter(o.QuitAfter)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	tlsCfg, err := tlsConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	resolver := o.Resolver
+	if resolver == nil {
+		resolver, err = mxlookup.NewResolver(o.DNSServer)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("--dns-server: %w", err)}
+		}
+	}
+	if o.Message.Now.IsZero() {
+		o.Message.Now = o.Now()
+	}
+	if o.Message.From == "" {
+		o.Message.From = o.From
+	}
+	if len(o.Message.To) == 0 {
+		o.Message.To = o.To
+	}
+	if o.Message.ToolName == "" {
+		o.Message.ToolName, o.Message.ToolVersion = o.ToolName, o.ToolVersion
+	}
+	rec := transcript.NewRecorder(transcript.RecorderOptions{Now: o.Now, ShowSecrets: o.ShowSecrets, Sink: o.Live, BodyLines: o.BodyLines})
+	if o.AuthPassword != "" {
+		rec.AddSecret(o.AuthPassword)
+	}
+	report := &transcript.Report{
+		Version:   transcript.SchemaVersion,
+		Tool:      transcript.Tool{Name: o.ToolName, Version: o.ToolVersion},
+		Command:   o.Command,
+		StartedAt: rec.Start().UTC(),
+		Target:    transcript.Target{Host: host, Port: port, TLSMode: o.TLSMode.String(), Source: "server"},
+	}
+
+	hosts := []smtpclient.Host{{Name: host}}
+	if host == "" {
+		hosts, err = mxHosts(ctx, o, resolver, rec, report)
+		if err != nil {
+			return finish(report, rec, o, nil, err), nil
+		}
+	}
+	if o.Message.Hostname == "" {
+		o.Message.Hostname = o.EHLO
+	}
+
+	cfg := smtpclient.Config{
+		Hosts: hosts, Port: port, Network: o.Network, LocalAddr: o.LocalInterface, Resolver: resolver,
+		EHLOName: o.EHLO, Protocol: o.Protocol,
+		TLSMode: o.TLSMode, TLSVerify: o.TLSVerify, TLSServerName: o.TLSSNI, TLSConfig: tlsCfg,
+		Auth: o.Auth, AuthMechs: o.AuthMechs, AuthUser: o.AuthUser, AuthPassword: o.AuthPassword, AuthPlaintext: o.AuthPlaintext,
+		From: o.From, To: o.To,
+		QuitAfter: quitAfter, Timeout: o.Timeout, SessionTimeout: o.SessionTimeout,
+		Recorder: rec,
+	}
+	msgOpts := o.Message
+	cfg.OpenMessage = func() (io.ReadCloser, int64, error) {
+		if msgOpts.Hostname == "" {
+			msgOpts.Hostname = "smtpprobe.invalid"
+		}
+		m, err := compose.Build(msgOpts)
+		if err != nil {
+			return nil, 0, err
+		}
+		return readCloser{Reader: m.Reader, close: m.Close}, m.Size, nil
+	}
+	res := smtpclient.Run(ctx, cfg)
+	return finish(report, rec, o, res, nil), nil
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r readCloser) Close() error {
+	if r.close == nil {
+		return nil
+	}
+	return r.close()
+}
+
+// mxHosts resolves the first recipient's domain into candidate hosts.
+func mxHosts(ctx context.Context, o Options, r mxlookup.Resolver, rec *transcript.Recorder, report *transcript.Report) ([]smtpclient.Host, error) {
+	domain := domainOf(o.To[0])
+	ascii, err := mxlookup.ToASCII(domain)
+	if err != nil {
+		return nil, fmt.Errorf("recipient domain %q: %w", domain, err)
+	}
+	report.Target.Domain = ascii
+	report.Target.Source = "mx"
+	rec.Infof("Looking up MX records of %s...", ascii)
+	tctx, cancel := context.WithTimeout(ctx, timeoutOr(o.Timeout))
+	defer cancel()
+	targets, err := mxlookup.Targets(tctx, r, ascii, o.Rand)
+	if err != nil {
+		rec.Errorf("%v", err)
+		return nil, err
+	}
+	hosts := make([]smtpclient.Host, 0, len(targets))
+	for _, t := range targets {
+		if t.Implicit {
+			report.Target.Source = "implicit-mx"
+			rec.Infof("%s has no MX record: using its address records (implicit MX, RFC 5321 §5.1)", ascii)
+		} else {
+			rec.Infof("MX %d %s", t.Preference, t.Host)
+		}
+		hosts = append(hosts, smtpclient.Host{Name: t.Host, Preference: int(t.Preference), Implicit: t.Implicit})
+	}
+	report.Target.Host = hosts[0].Name
+	return hosts, nil
+}
+
+func timeoutOr(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 30 * time.Second
+	}
+	return d
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
+}
+
+// splitServer accepts host, host:port, [v6], [v6]:port; the port in the
+// server wins over --port only when --port was not given (swaks does the
+// same).
+func splitServer(server string, port int) (string, int, error) {
+	if server == "" {
+		return "", port, nil
+	}
+	if strings.ContainsAny(server, "\r\n\x00 \t") {
+		return "", 0, usage("--server %q: contains whitespace or control characters", server)
+	}
+	host := server
+	if h, p, err := net.SplitHostPort(server); err == nil {
+		n, perr := strconv.Atoi(p)
+		if perr != nil || n < 1 || n > 65535 {
+			return "", 0, usage("--server %q: bad port %q", server, p)
+		}
+		host = h
+		if port == 0 {
+			port = n
+		}
+	} else if strings.HasPrefix(server, "[") && strings.HasSuffix(server, "]") {
+		host = server[1 : len(server)-1]
+	}
+	if host == "" {
+		return "", 0, usage("--server %q: no host", server)
+	}
+	if net.ParseIP(host) == nil {
+		ascii, err := mxlookup.ToASCII(host)
+		if err != nil {
+			return "", 0, usage("--server %q: %v", server, err)
+		}
+		host = ascii
+	}
+	return host, port, nil
+}
+
+func tlsConfig(o Options) (*tls.Config, error) {
+	cfg := o.TLSConfig
+	if o.TLSCAFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(o.TLSCAFile)
+	if err != nil {
+		return nil, usage("--tls-ca-path: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, usage("--tls-ca-path %s: no PEM certificate found", o.TLSCAFile)
+	}
+	if cfg == nil {
+		cfg = &tls.Config{}
+	} else {
+		cfg = cfg.Clone()
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
+}
+
+// finish fills the report from the session result and diagnoses a failure.
+func finish(report *transcript.Report, rec *transcript.Recorder, o Options, res *smtpclient.Result, preErr error) *transcript.Report {
+	if preErr != nil {
+		res = &smtpclient.Result{ExitCode: smtpclient.ExitConnect, Phase: smtpclient.PhaseConnect, Err: preErr}
+	}
+	report.Steps = res.Steps
+	report.TLS = res.TLS
+	report.RoundTrips = res.RoundTrips
+	report.Candidates = res.Candidates
+	if res.Host != "" {
+		report.Target.Host = res.Host
+	}
+	report.Target.Address = res.Address
+	r := transcript.Result{
+		OK: res.OK(), ExitCode: res.ExitCode, Phase: res.Phase, Command: res.Command,
+		MessageFate: res.MessageFate, QueueID: res.QueueID, AcceptedRcpts: res.Accepted, RejectedRcpts: res.Rejected,
+		StoppedAfter: res.StoppedAfter, ExitMeaning: smtpclient.ExitMeaning(res.ExitCode),
+	}
+	if res.Reply != nil {
+		r.Reply = &transcript.Reply{Code: res.Reply.Code, EnhancedCode: res.Reply.Enhanced, Lines: res.Reply.Lines}
+	}
+	if res.Err != nil {
+		r.Error = rec.Scrub(res.Err.Error())
+	}
+	report.Result = r
+	report.Diagnosis = diagnosis(o, res, rec)
+	report.Events = rec.Events()
+	report.Duration = transcript.Millis(rec.Since())
+	return report
+}
+
+// diagnosis explains the failure, or the refused recipients of a session
+// that otherwise succeeded; nil when nothing was refused.
+func diagnosis(o Options, res *smtpclient.Result, rec *transcript.Recorder) *diagnose.Diagnosis {
+	reply, phase := res.Reply, res.Phase
+	if res.OK() {
+		if len(res.Rejected) == 0 {
+			return nil
+		}
+		reply, phase = res.RcptReplies[res.Rejected[0]], smtpclient.PhaseRcpt
+	}
+	ctx := diagnose.Context{
+		Port: portOf(res.Address), TLS: res.TLSActive, Authenticated: res.Authenticated,
+		AuthOffered: len(res.AuthMechs) > 0 || len(res.PreTLSAuth) > 0, StartTLSOffered: res.StartTLS,
+		ServerName: res.ServerName, ServerHost: res.Host, SenderDomain: domainOf(o.From),
+		ClientIP: hostOf(res.LocalAddr), HeloName: res.EHLOName,
+	}
+	if res.Banner != nil {
+		ctx.Banner = strings.Join(res.Banner.Lines, "\n")
+	}
+	if len(res.Rejected) > 0 {
+		ctx.RecipientDomain = domainOf(res.Rejected[0])
+	} else if len(o.To) > 0 {
+		ctx.RecipientDomain = domainOf(o.To[0])
+	}
+	if reply == nil {
+		d := localDiagnosis(res, ctx)
+		if d != nil {
+			d.Evidence = append(d.Evidence, "no reply: "+rec.Scrub(errString(res.Err)))
+		}
+		return d
+	}
+	if o.Engine == nil {
+		return nil
+	}
+	d := o.Engine.Diagnose(diagnose.Input{Lines: reply.Lines, Phase: phase, Context: ctx})
+	return &d
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	return err.Error()
+}
+
+func portOf(addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+func hostOf(addr string) string {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	return h
+}
+
+// IsUsage reports whether err is a usage error (exit 1).
+func IsUsage(err error) bool {
+	var ue *UsageError
+	return errors.As(err, &ue)
+}

@@ -1,0 +1,99 @@
+package probe
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/smtpprobe/smtpprobe/compose"
+)
+
+// validate checks user input before anything reaches the wire: CR, LF or
+// other control bytes in an address, EHLO name or header would let a user
+// (or a script feeding the probe) inject SMTP commands or headers.
+func validate(o *Options) error {
+	if len(o.To) == 0 {
+		return usage("no recipient: give --to ADDRESS")
+	}
+	for _, t := range o.To {
+		if err := checkAddress(t, false); err != nil {
+			return usage("--to %q: %v", t, err)
+		}
+	}
+	if err := checkAddress(o.From, true); err != nil {
+		return usage("--from %q: %v", o.From, err)
+	}
+	if o.EHLO != "" {
+		if err := checkEHLO(o.EHLO); err != nil {
+			return usage("--ehlo %q: %v", o.EHLO, err)
+		}
+	}
+	for _, h := range append(append([]string(nil), o.Message.Headers...), o.Message.AddHeaders...) {
+		if err := compose.ValidateHeader(h); err != nil {
+			return usage("--header %q: %v", h, err)
+		}
+	}
+	if o.Auth && o.AuthUser == "" {
+		return usage("--auth needs a user name: give --auth-user")
+	}
+	switch o.Protocol {
+	case "", "esmtp", "smtp", "lmtp":
+	default:
+		return usage("protocol %q: want smtp, esmtp or lmtp", o.Protocol)
+	}
+	if o.Timeout < 0 || o.SessionTimeout < 0 {
+		return usage("timeouts must not be negative")
+	}
+	return nil
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAddress accepts what RFC 5321's Mailbox allows in practice,
+// including a quoted local part and an address literal; allowNull admits
+// the null reverse-path "".
+func checkAddress(a string, allowNull bool) error {
+	if a == "" {
+		if allowNull {
+			return nil
+		}
+		return fmt.Errorf("empty address")
+	}
+	if hasControl(a) {
+		return fmt.Errorf("contains CR, LF or another control character")
+	}
+	if len(a) > 320 {
+		return fmt.Errorf("longer than 320 characters")
+	}
+	if strings.ContainsAny(a, "<>") {
+		return fmt.Errorf("give the bare address, without < >")
+	}
+	at := strings.LastIndexByte(a, '@')
+	if at <= 0 || at == len(a)-1 {
+		return fmt.Errorf("not an address of the form local@domain")
+	}
+	local, domain := a[:at], a[at+1:]
+	if !(strings.HasPrefix(local, `"`) && strings.HasSuffix(local, `"`) && len(local) >= 2) && strings.ContainsAny(local, " \t\"") {
+		return fmt.Errorf("space or quote in an unquoted local part")
+	}
+	if strings.ContainsAny(domain, " \t@\"") {
+		return fmt.Errorf("bad domain %q", domain)
+	}
+	return nil
+}
+
+func checkEHLO(name string) error {
+	if hasControl(name) || strings.ContainsAny(name, " \t") {
+		return fmt.Errorf("contains whitespace or control characters")
+	}
+	if len(name) > 255 {
+		return fmt.Errorf("longer than 255 characters")
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+// Package smtpclient drives one SMTP probe session: dial (trying candidate
+// hosts in order, as an MTA does), banner, EHLO/HELO, STARTTLS or implicit
+// TLS, AUTH, MAIL, RCPT, DATA, the message, QUIT. Every line sent and
+// received goes to a transcript.Recorder, every command/reply pair becomes
+// a step with its timing, and the first refusal ends the session with the
+// exit code swaks would give. It knows nothing of rendering.
+//
+// Replies are read by hand (reply.go) rather than with go-smtp's Client:
+// the client discards the banner, sends "localhost" as its first EHLO name
+// and has no bound on reply size, and a probe must show all of that.
+package smtpclient
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/transcript"
+)
+
+// TLSMode is how the session uses TLS.
+type TLSMode int
+
+const (
+	TLSNone     TLSMode = iota // never (--no-tls)
+	TLSOptional                // STARTTLS when offered (default on port 25)
+	TLSRequired                // STARTTLS or fail (--tls; default on 587)
+	TLSImplicit                // TLS from the first byte (--tls-on-connect; default on 465)
+)
+
+func (m TLSMode) String() string {
+	switch m {
+	case TLSNone:
+		return "none"
+	case TLSOptional:
+		return "optional"
+	case TLSRequired:
+		return "required"
+	case TLSImplicit:
+		return "implicit"
+	}
+	return fmt.Sprintf("TLSMode(%d)", int(m))
+}
+
+// Resolver resolves host names to addresses; mxlookup.Resolver satisfies it.
+type Resolver interface {
+	LookupIP(ctx context.Context, network, host string) ([]net.IP, error)
+}
+
+// Host is a candidate server, tried in order.
+type Host struct {
+	Name       string // host name or IP literal
+	Preference int    // MX preference, for the report
+	Implicit   bool   // implicit MX (the domain itself)
+}
+
+// Config describes one session.
+type Config struct {
+	Hosts     []Host
+	Port      int
+	Network   string // "tcp" (default), "tcp4" or "tcp6"
+	LocalAddr string // source address, "IP" or "IP:port" (--local-interface)
+	Resolver  Resolver
+
+	EHLOName string // "" = this host's FQDN, else an address literal
+	Protocol string // "esmtp" (EHLO, HELO fallback; default), "smtp" (HELO only), "lmtp" (LHLO)
+
+	TLSMode       TLSMode
+	TLSVerify     bool        // abort on an unverifiable certificate
+	TLSServerName string      // SNI and verification name; "" = the host name
+	TLSConfig     *tls.Config // base config (RootCAs, versions, client certificate); cloned
+
+	Auth          bool
+	AuthMechs     []string // "" = choose among advertised
+	AuthUser      string
+	AuthPassword  string
+	AuthPlaintext bool // allow credentials over a connection without TLS
+	AuthIdentity  string
+
+	From string   // envelope sender, "" = null sender
+	To   []string // envelope recipients
+
+	// OpenMessage opens the message just before MAIL (its size goes into
+	// SIZE=). size < 0 means unknown.
+	OpenMessage func() (r io.ReadCloser, size int64, err error)
+
+	QuitAfter string // "", connect, banner, first-helo, tls, helo, auth, mail, rcpt
+
+	Timeout        time.Duration // each connect and each reply (default 30 s)
+	SessionTimeout time.Duration // the whole session (default 5 min)
+
+	Recorder *transcript.Recorder
+}
+
+// QuitAfter values (swaks names; aliases are mapped by NormalizeQuitAfter).
+var quitAfterNames = map[string]string{
+	"connect": "connect", "banner": "connect",
+	"first-helo": "first-helo", "first-ehlo": "first-helo", "first-lhlo": "first-helo",
+	"tls":  "tls",
+	"helo": "helo", "ehlo": "helo", "lhlo": "helo",
+	"auth": "auth",
+	"mail": "mail", "from": "mail",
+	"rcpt": "rcpt", "to": "rcpt",
+}
+
+// NormalizeQuitAfter maps a --quit-after value to its canonical name.
+func NormalizeQuitAfter(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if c, ok := quitAfterNames[v]; ok {
+		return c, nil
+	}
+	if v == "xclient" || v == "proxy" {
+		return "", fmt.Errorf("--quit-after %s: XCLIENT and PROXY are not supported yet", v)
+	}
+	return "", fmt.Errorf("--quit-after %q: want one of connect, banner, first-helo, tls, helo, auth, mail, rcpt", v)
+}
+
+func (c *Config) defaults() {
+	if c.Timeout <= 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = 5 * time.Minute
+	}
+	if c.Network == "" {
+		c.Network = "tcp"
+	}
+	if c.Protocol == "" {
+		c.Protocol = "esmtp"
+	}
+	if c.Recorder == nil {
+		c.Recorder = transcript.NewRecorder(transcript.RecorderOptions{})
+	}
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
+	}
+}

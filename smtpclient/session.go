@@ -1,0 +1,954 @@
+package smtpclient
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/transcript"
+)
+
+// Result is everything a session learned.
+type Result struct {
+	ExitCode int
+	Phase    string // failed phase, or the last one reached on success
+	Command  string // the command that failed (redacted)
+	Reply    *Reply // the failing reply, or the final reply after the dot on success
+	Err      error  // what went wrong when it was not a refusal (timeout, garbage, TLS...)
+
+	Host       string // the host used
+	Address    string // the IP:port connected to
+	LocalAddr  string
+	Candidates []transcript.Candidate
+	Steps      []transcript.Step
+	RoundTrips int
+	TLS        *transcript.TLSInfo
+
+	Banner        *Reply
+	ServerName    string            // first word of the banner text
+	Extensions    map[string]string // EHLO keywords (upper case) → parameters, the last EHLO's
+	AuthMechs     []string          // advertised AUTH mechanisms (last EHLO)
+	PreTLSAuth    []string          // AUTH mechanisms advertised before STARTTLS
+	StartTLS      bool              // STARTTLS was advertised
+	TLSActive     bool
+	Authenticated bool
+	EHLOName      string
+
+	Accepted     []string
+	Rejected     []string
+	RcptReplies  map[string]*Reply
+	QueueID      string
+	MessageFate  string
+	StoppedAfter string
+}
+
+// OK reports whether the session ended without a failure.
+func (r *Result) OK() bool { return r.ExitCode == ExitOK }
+
+// Run drives a whole session. It always returns a Result; the exit code
+// and phase say how it ended. ctx cancellation (Ctrl-C) ends it at once.
+func Run(ctx context.Context, cfg Config) *Result {
+	cfg.defaults()
+	ctx, cancel := context.WithTimeout(ctx, cfg.SessionTimeout)
+	defer cancel()
+	s := &session{cfg: cfg, rec: cfg.Recorder, ctx: ctx, res: &Result{RcptReplies: map[string]*Reply{}}}
+	s.run()
+	return s.res
+}
+
+type session struct {
+	cfg    Config
+	rec    *transcript.Recorder
+	ctx    context.Context
+	res    *Result
+	raw    *rawConn
+	conn   net.Conn // raw or TLS on top of it
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	tls    bool
+	server string // host name used for SNI
+	// afterTLS marks the EHLO sent after STARTTLS (exit 32 on refusal).
+	afterTLS bool
+
+	mu  sync.Mutex
+	cur net.Conn // the connection to unblock on cancellation
+}
+
+// stop records the end of the session: exit code, phase, error.
+func (s *session) stop(code int, phase, command string, reply *Reply, err error) {
+	s.res.ExitCode, s.res.Phase, s.res.Command, s.res.Reply, s.res.Err = code, phase, command, reply, err
+}
+
+func (s *session) run() {
+	stopWatch := context.AfterFunc(s.ctx, func() {
+		// Unblock any read or write at once; the error path reports why.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.cur != nil {
+			_ = s.cur.SetDeadline(time.Unix(1, 0))
+		}
+	})
+	defer stopWatch()
+	if !s.connect() {
+		return
+	}
+	defer s.conn.Close()
+
+	if s.cfg.QuitAfter == "connect" {
+		s.res.StoppedAfter = "connect"
+		s.quit()
+		return
+	}
+	if !s.hello() {
+		return
+	}
+	if s.cfg.QuitAfter == "first-helo" {
+		s.res.StoppedAfter = "first-helo"
+		s.quit()
+		return
+	}
+	if s.cfg.TLSMode == TLSRequired || s.cfg.TLSMode == TLSOptional {
+		if !s.startTLS() {
+			return
+		}
+	}
+	if s.cfg.QuitAfter == "tls" || s.cfg.QuitAfter == "helo" {
+		s.res.StoppedAfter = s.cfg.QuitAfter
+		s.quit()
+		return
+	}
+	if s.cfg.Auth {
+		if !s.auth() {
+			return
+		}
+	}
+	if s.cfg.QuitAfter == "auth" {
+		s.res.StoppedAfter = "auth"
+		s.quit()
+		return
+	}
+	s.transaction()
+}
+
+// failure turns an I/O or protocol error in phase into the session's end.
+func (s *session) failure(phase, command string, err error) {
+	code := exitForPhase(phase, s.afterTLS)
+	switch {
+	case errors.Is(s.ctx.Err(), context.Canceled):
+		err = fmt.Errorf("interrupted during %s", phase)
+	case errors.Is(s.ctx.Err(), context.DeadlineExceeded) || s.pastSessionDeadline():
+		err = fmt.Errorf("session deadline (--session-timeout %s) reached during %s", s.cfg.SessionTimeout, phase)
+	case isTimeout(err):
+		err = fmt.Errorf("no reply within %s (--timeout) during %s", s.cfg.Timeout, phase)
+	case errors.Is(err, errClosed), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		code = ExitClosed
+		if !errors.Is(err, errClosed) {
+			err = fmt.Errorf("%w: %v", errClosed, err)
+		}
+	}
+	s.rec.Errorf("%s", err.Error())
+	s.stop(code, phase, command, nil, err)
+}
+
+// pastSessionDeadline tells a read that timed out because the session
+// deadline bounded it from a plain per-reply timeout, even before the
+// context's own timer has fired.
+func (s *session) pastSessionDeadline() bool {
+	d, ok := s.ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// deadline arms the per-operation deadline, bounded by the session's.
+func (s *session) deadline() {
+	d := time.Now().Add(s.cfg.Timeout)
+	if sd, ok := s.ctx.Deadline(); ok && sd.Before(d) {
+		d = sd
+	}
+	if s.ctx.Err() != nil {
+		d = time.Unix(1, 0)
+	}
+	_ = s.conn.SetDeadline(d)
+}
+
+// send writes one command line. shown replaces it in the transcript when it
+// carries a secret. CR or LF inside a command would let user input inject
+// commands, so it is refused here whatever the caller checked.
+func (s *session) send(cmd, shown string) error {
+	if strings.ContainsAny(cmd, "\r\n") {
+		return fmt.Errorf("refusing to send a command containing CR or LF: %q", s.rec.Scrub(cmd))
+	}
+	if shown != "" {
+		s.rec.SentSecret(s.tls, cmd, shown)
+	} else {
+		s.rec.Sent(s.tls, cmd)
+	}
+	s.deadline()
+	if _, err := s.bw.WriteString(cmd + "\r\n"); err != nil {
+		return err
+	}
+	return s.bw.Flush()
+}
+
+func (s *session) read() (*Reply, error) {
+	s.deadline()
+	return readReply(s.br, func(line string, code int) {
+		s.rec.Received(s.tls, line, code >= 400)
+	})
+}
+
+// exchange sends cmd (unless empty: the banner) and reads the reply,
+// recording a step.
+func (s *session) exchange(phase, cmd, shown string) (*Reply, error) {
+	start := s.rec.Since()
+	step := transcript.Step{Phase: phase, Command: cmd, StartedMS: transcript.Millis(start)}
+	if shown != "" && !s.rec.ShowSecrets() {
+		step.Command = shown
+	}
+	var err error
+	if cmd != "" {
+		err = s.send(cmd, shown)
+	}
+	var r *Reply
+	if err == nil {
+		r, err = s.read()
+		s.res.RoundTrips++
+	}
+	step.DurationMS = transcript.Millis(s.rec.Since() - start)
+	if r != nil {
+		step.Reply = &transcript.Reply{Code: r.Code, EnhancedCode: r.Enhanced, Lines: r.Lines}
+	}
+	if err != nil {
+		step.Error = s.rec.Scrub(err.Error())
+	}
+	s.res.Steps = append(s.res.Steps, step)
+	return r, err
+}
+
+// refused ends the session on a negative reply and says goodbye politely.
+func (s *session) refused(phase, cmd string, r *Reply) {
+	s.stop(exitForPhase(phase, s.afterTLS), phase, cmd, r, nil)
+	if r.Code != 421 {
+		s.quitQuietly()
+	}
+}
+
+// quitQuietly sends QUIT after a failure; its outcome does not change the
+// exit code.
+func (s *session) quitQuietly() {
+	if _, err := s.exchange(PhaseQuit, "QUIT", ""); err != nil {
+		s.rec.Infof("QUIT after the failure got no reply: %v", err)
+	}
+}
+
+// quit ends a session that succeeded.
+func (s *session) quit() {
+	cmd := "QUIT"
+	r, err := s.exchange(PhaseQuit, cmd, "")
+	if err != nil {
+		s.failure(PhaseQuit, cmd, err)
+		return
+	}
+	if r.Code != 221 && !(r.Code == 250 && s.cfg.Protocol == "lmtp") {
+		s.stop(ExitQuit, PhaseQuit, cmd, r, nil)
+		return
+	}
+	if s.res.Phase == "" {
+		s.res.Phase = PhaseQuit
+	}
+}
+
+// connect tries each candidate host and address until one gives a banner
+// that lets the session go on; a later host is tried, as an MTA would, when
+// the connection fails, the server stays silent or closes, or the banner is
+// not 2xx (Postfix's smtp_skip_5xx_greeting does the same).
+func (s *session) connect() bool {
+	var lastFail func()
+	multiple := len(s.cfg.Hosts) > 1
+	for hi, h := range s.cfg.Hosts {
+		ips, err := s.resolve(h.Name)
+		if err != nil {
+			s.rec.Errorf("cannot resolve %s: %v", h.Name, err)
+			s.res.Candidates = append(s.res.Candidates, transcript.Candidate{Host: h.Name, Preference: h.Preference, Outcome: "resolve failed: " + err.Error()})
+			e := err
+			lastFail = func() { s.stop(ExitConnect, PhaseConnect, "", nil, fmt.Errorf("cannot resolve %s: %w", h.Name, e)) }
+			if s.ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		for ai, ip := range ips {
+			last := hi == len(s.cfg.Hosts)-1 && ai == len(ips)-1
+			addr := net.JoinHostPort(ip.String(), strconv.Itoa(s.cfg.Port))
+			cand := transcript.Candidate{Host: h.Name, Preference: h.Preference, Address: addr}
+			ok, fail := s.tryAddress(h, addr, multiple || len(ips) > 1, last)
+			if ok {
+				cand.Outcome = "used"
+				s.res.Candidates = append(s.res.Candidates, cand)
+				return true
+			}
+			cand.Outcome = fail.reason
+			s.res.Candidates = append(s.res.Candidates, cand)
+			lastFail = fail.apply
+			if fail.final || s.ctx.Err() != nil {
+				fail.apply()
+				return false
+			}
+		}
+	}
+	if lastFail == nil {
+		s.stop(ExitConnect, PhaseConnect, "", nil, errors.New("no host to connect to"))
+		s.rec.Errorf("no host to connect to")
+		return false
+	}
+	lastFail()
+	return false
+}
+
+type connectFailure struct {
+	reason string
+	final  bool // do not try other candidates (the user asked to stop here, or a banner was accepted)
+	apply  func()
+}
+
+func (s *session) resolve(host string) ([]net.IP, error) {
+	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	h = strings.TrimPrefix(h, "IPv6:")
+	if ip := net.ParseIP(h); ip != nil {
+		if (s.cfg.Network == "tcp4" && ip.To4() == nil) || (s.cfg.Network == "tcp6" && ip.To4() != nil) {
+			return nil, fmt.Errorf("%s is not an %s address", h, map[string]string{"tcp4": "IPv4", "tcp6": "IPv6"}[s.cfg.Network])
+		}
+		return []net.IP{ip}, nil
+	}
+	network := map[string]string{"tcp": "ip", "tcp4": "ip4", "tcp6": "ip6"}[s.cfg.Network]
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
+	defer cancel()
+	ips, err := s.cfg.Resolver.LookupIP(ctx, network, host)
+	if err != nil {
+		return nil, err
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("no %s address", network)
+	}
+	return ips, nil
+}
+
+// tryAddress connects to one address and reads the banner.
+func (s *session) tryAddress(h Host, addr string, canMoveOn, last bool) (bool, connectFailure) {
+	s.rec.Infof("Trying %s (%s)...", addr, h.Name)
+	d := net.Dialer{Timeout: s.cfg.Timeout}
+	if s.cfg.LocalAddr != "" {
+		la, err := localTCPAddr(s.cfg.LocalAddr)
+		if err != nil {
+			return false, connectFailure{reason: err.Error(), final: true, apply: func() {
+				s.rec.Errorf("%v", err)
+				s.stop(ExitConnect, PhaseConnect, "", nil, err)
+			}}
+		}
+		d.LocalAddr = la
+	}
+	start := s.rec.Since()
+	c, err := d.DialContext(s.ctx, s.cfg.Network, addr)
+	if err != nil {
+		s.rec.Errorf("cannot connect to %s: %v", addr, unwrapOpError(err))
+		return false, connectFailure{reason: "connect failed: " + unwrapOpError(err).Error(), apply: func() {
+			e := fmt.Errorf("cannot connect to %s: %w", addr, err)
+			if s.ctx.Err() != nil {
+				e = fmt.Errorf("cannot connect to %s: %w", addr, s.ctx.Err())
+			}
+			s.stop(ExitConnect, PhaseConnect, "", nil, e)
+		}}
+	}
+	s.raw = &rawConn{Conn: c}
+	s.conn = s.raw
+	s.mu.Lock()
+	s.cur = c
+	s.mu.Unlock()
+	s.server = h.Name
+	s.res.Host, s.res.Address, s.res.LocalAddr = h.Name, c.RemoteAddr().String(), c.LocalAddr().String()
+	s.rec.Infof("Connected to %s (%s) from %s in %.1f ms", h.Name, c.RemoteAddr(), c.LocalAddr(), transcript.Millis(s.rec.Since()-start))
+	s.br = bufio.NewReader(s.conn)
+	s.bw = bufio.NewWriter(s.conn)
+
+	if s.cfg.TLSMode == TLSImplicit {
+		if err := s.handshake(); err != nil {
+			s.raw.Close()
+			return false, connectFailure{reason: "TLS failed", final: true, apply: func() {}}
+		}
+	}
+	r, err := s.exchange(PhaseBanner, "", "")
+	if err != nil {
+		s.conn.Close()
+		e := err
+		return false, connectFailure{reason: "no banner: " + err.Error(), final: !canMoveOn || last, apply: func() { s.failure(PhaseBanner, "", e) }}
+	}
+	s.res.Banner = r
+	if fields := strings.Fields(r.Text()); len(fields) > 0 {
+		s.res.ServerName = fields[0]
+	}
+	if r.Code != 220 {
+		// Reject the banner: QUIT politely, close, maybe move on.
+		rr := r
+		if canMoveOn && !last && r.Code/100 != 2 {
+			s.quitQuietly()
+			s.conn.Close()
+			return false, connectFailure{reason: fmt.Sprintf("banner refused: %d", r.Code), apply: func() { s.stop(ExitBanner, PhaseBanner, "", rr, nil) }}
+		}
+		s.refused(PhaseBanner, "", r)
+		s.conn.Close()
+		return false, connectFailure{reason: fmt.Sprintf("banner refused: %d", r.Code), final: true, apply: func() {}}
+	}
+	return true, connectFailure{}
+}
+
+func unwrapOpError(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	return err
+}
+
+func localTCPAddr(s string) (*net.TCPAddr, error) {
+	host, port := s, "0"
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		host, port = h, p
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	if ip == nil {
+		return nil, fmt.Errorf("--local-interface %q: not an IP address", s)
+	}
+	pn, err := strconv.Atoi(port)
+	if err != nil || pn < 0 || pn > 65535 {
+		return nil, fmt.Errorf("--local-interface %q: bad port", s)
+	}
+	return &net.TCPAddr{IP: ip, Port: pn}, nil
+}
+
+// hello sends EHLO (falling back to HELO) or LHLO and records extensions.
+func (s *session) hello() bool {
+	if s.res.EHLOName == "" {
+		s.res.EHLOName = s.cfg.EHLOName
+		if s.res.EHLOName == "" {
+			s.res.EHLOName = DefaultEHLOName(s.ctx, s.conn.LocalAddr())
+		}
+	}
+	verb := "EHLO"
+	switch s.cfg.Protocol {
+	case "smtp":
+		verb = "HELO"
+	case "lmtp":
+		verb = "LHLO"
+	}
+	cmd := verb + " " + s.res.EHLOName
+	r, err := s.exchange(PhaseHelo, cmd, "")
+	if err != nil {
+		s.failure(PhaseHelo, cmd, err)
+		return false
+	}
+	if r.Code != 250 && verb == "EHLO" && (r.Code == 500 || r.Code == 502 || r.Code == 550 || r.Code == 554) && !s.afterTLS {
+		s.rec.Infof("EHLO refused; falling back to HELO (RFC 5321 §4.1.4)")
+		cmd = "HELO " + s.res.EHLOName
+		r, err = s.exchange(PhaseHelo, cmd, "")
+		if err != nil {
+			s.failure(PhaseHelo, cmd, err)
+			return false
+		}
+	}
+	if r.Code != 250 {
+		s.refused(PhaseHelo, cmd, r)
+		return false
+	}
+	s.res.Extensions = map[string]string{}
+	s.res.AuthMechs = nil
+	if strings.HasPrefix(cmd, "EHLO") || strings.HasPrefix(cmd, "LHLO") {
+		for _, l := range r.Lines[1:] {
+			if len(l) < 5 {
+				continue
+			}
+			kw, params, _ := strings.Cut(l[4:], " ")
+			kw = strings.ToUpper(strings.TrimSpace(kw))
+			s.res.Extensions[kw] = params
+			if kw == "AUTH" || kw == "AUTH=LOGIN" {
+				s.res.AuthMechs = append(s.res.AuthMechs, strings.Fields(strings.ToUpper(params))...)
+				if kw == "AUTH=LOGIN" {
+					s.res.AuthMechs = append(s.res.AuthMechs, "LOGIN")
+				}
+			}
+		}
+	}
+	if !s.tls {
+		_, s.res.StartTLS = s.res.Extensions["STARTTLS"]
+		s.res.PreTLSAuth = s.res.AuthMechs
+	}
+	return true
+}
+
+// startTLS runs STARTTLS according to the mode and the EHLO that follows.
+func (s *session) startTLS() bool {
+	_, offered := s.res.Extensions["STARTTLS"]
+	if !offered {
+		if s.cfg.TLSMode == TLSRequired {
+			err := errors.New("TLS is required (--tls) but the server does not advertise STARTTLS; nothing more was sent")
+			s.rec.Errorf("%v", err)
+			s.stop(ExitTLS, PhaseStartTLS, "", nil, err)
+			s.quitQuietly()
+			return false
+		}
+		s.rec.Infof("STARTTLS not offered; going on in clear (--tls to require it)")
+		return true
+	}
+	cmd := "STARTTLS"
+	r, err := s.exchange(PhaseStartTLS, cmd, "")
+	if err != nil {
+		s.failure(PhaseStartTLS, cmd, err)
+		return false
+	}
+	if r.Code != 220 {
+		if s.cfg.TLSMode == TLSRequired {
+			s.refused(PhaseStartTLS, cmd, r)
+			return false
+		}
+		s.rec.Infof("STARTTLS refused; going on in clear (--tls to require it)")
+		return true
+	}
+	if n := s.br.Buffered(); n > 0 {
+		// RFC 3207 §5 / CVE-2011-0411: bytes behind the 220 were sent
+		// before the handshake, so they are not protected by TLS; a server
+		// (or a man in the middle) that does this could inject replies.
+		junk, _ := s.br.Peek(n)
+		err := fmt.Errorf("STARTTLS response injection: the server sent %d bytes after its 220 reply and before the TLS handshake (%q); refusing to go on", n, clip(string(junk)))
+		s.rec.Errorf("%v", err)
+		s.stop(ExitTLS, PhaseStartTLS, cmd, nil, err)
+		return false
+	}
+	if err := s.handshake(); err != nil {
+		return false
+	}
+	s.afterTLS = true
+	s.res.Extensions = nil
+	return s.hello()
+}
+
+// handshake runs the TLS client handshake on the raw connection. The
+// certificate is always verified and the result recorded; only
+// --tls-verify makes a failure abort the session.
+func (s *session) handshake() error {
+	var cfg *tls.Config
+	if s.cfg.TLSConfig != nil {
+		cfg = s.cfg.TLSConfig.Clone()
+	} else {
+		cfg = &tls.Config{}
+	}
+	name := s.cfg.TLSServerName
+	if name == "" {
+		name = strings.TrimSuffix(s.server, ".")
+	}
+	if net.ParseIP(strings.Trim(name, "[]")) == nil {
+		cfg.ServerName = name
+	}
+	info := &transcript.TLSInfo{ServerName: name}
+	roots := cfg.RootCAs
+	cfg.InsecureSkipVerify = true
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		opts := x509.VerifyOptions{DNSName: strings.Trim(name, "[]"), Roots: roots, Intermediates: x509.NewCertPool()}
+		for _, c := range cs.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(c)
+		}
+		var verr error
+		if len(cs.PeerCertificates) == 0 {
+			verr = errors.New("server sent no certificate")
+		} else {
+			_, verr = cs.PeerCertificates[0].Verify(opts)
+		}
+		info.Verified = verr == nil
+		if verr != nil {
+			info.VerifyError = verr.Error()
+		}
+		for _, c := range cs.PeerCertificates {
+			info.PeerCertificates = append(info.PeerCertificates, transcript.CertInfo{
+				Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter.UTC(), DNSNames: c.DNSNames,
+			})
+		}
+		if verr != nil && s.cfg.TLSVerify {
+			return fmt.Errorf("certificate verification failed (--tls-verify): %w", verr)
+		}
+		return nil
+	}
+	s.res.TLS = info
+	s.rec.Infof("Starting TLS handshake (SNI %q)...", cfg.ServerName)
+	tc := tls.Client(s.raw, cfg)
+	s.deadline()
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
+	defer cancel()
+	start := s.rec.Since()
+	err := tc.HandshakeContext(ctx)
+	step := transcript.Step{Phase: PhaseStartTLS, Command: "(TLS handshake)", StartedMS: transcript.Millis(start), DurationMS: transcript.Millis(s.rec.Since() - start)}
+	if err != nil {
+		step.Error = err.Error()
+		s.res.Steps = append(s.res.Steps, step)
+		e := fmt.Errorf("TLS handshake with %s failed: %w", s.server, err)
+		if isTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
+			e = fmt.Errorf("TLS handshake with %s did not finish within %s", s.server, s.cfg.Timeout)
+		}
+		s.rec.Errorf("%v", e)
+		s.stop(ExitTLS, PhaseStartTLS, "", nil, e)
+		return e
+	}
+	s.res.Steps = append(s.res.Steps, step)
+	cs := tc.ConnectionState()
+	info.Version = tls.VersionName(cs.Version)
+	info.Cipher = tls.CipherSuiteName(cs.CipherSuite)
+	info.ALPN = cs.NegotiatedProtocol
+	s.conn = tc
+	s.tls = true
+	s.res.TLSActive = true
+	s.br = bufio.NewReader(tc)
+	s.bw = bufio.NewWriter(tc)
+	verified := "verified"
+	if !info.Verified {
+		verified = "NOT verified: " + info.VerifyError
+	}
+	s.rec.Infof("TLS started: %s, %s; certificate %s", info.Version, info.Cipher, verified)
+	if len(info.PeerCertificates) > 0 {
+		pc := info.PeerCertificates[0]
+		s.rec.Infof("TLS peer certificate: subject %q, issuer %q, expires %s", pc.Subject, pc.Issuer, pc.NotAfter.Format("2006-01-02"))
+	}
+	return nil
+}
+
+// auth authenticates, trying advertised mechanisms until one is not
+// refused as unknown; a credentials refusal (535) is final, because
+// retrying a wrong password on every mechanism only trips fail2ban.
+func (s *session) auth() bool {
+	if s.cfg.AuthPassword != "" {
+		s.rec.AddSecret(s.cfg.AuthPassword)
+	}
+	if !s.tls && !s.cfg.AuthPlaintext {
+		err := errors.New("refusing to send credentials over a connection without TLS: the server did not give TLS (use --tls or --tls-on-connect, or --auth-plaintext to send them in clear anyway)")
+		s.rec.Errorf("%v", err)
+		s.stop(ExitAuth, PhaseAuth, "", nil, err)
+		s.quitQuietly()
+		return false
+	}
+	if len(s.res.AuthMechs) == 0 {
+		msg := "the server does not advertise AUTH"
+		if !s.tls && s.res.StartTLS {
+			msg += " before STARTTLS; it offers STARTTLS, which usually unlocks AUTH (use --tls)"
+		}
+		err := errors.New(msg)
+		s.rec.Errorf("%v", err)
+		s.stop(ExitAuth, PhaseAuth, "", nil, err)
+		s.quitQuietly()
+		return false
+	}
+	mechs, err := chooseMechs(s.cfg.AuthMechs, s.res.AuthMechs, s.tls)
+	if err != nil {
+		s.rec.Errorf("%v", err)
+		s.stop(ExitAuth, PhaseAuth, "", nil, err)
+		s.quitQuietly()
+		return false
+	}
+	var lastCmd string
+	var lastReply *Reply
+	for _, mech := range mechs {
+		ok, cmd, r, err := s.authWith(mech)
+		if err != nil {
+			s.failure(PhaseAuth, cmd, err)
+			return false
+		}
+		if ok {
+			s.res.Authenticated = true
+			return true
+		}
+		lastCmd, lastReply = cmd, r
+		// 504: mechanism not supported after all; anything else is final.
+		if r == nil || r.Code != 504 {
+			break
+		}
+	}
+	if lastReply == nil {
+		err := errors.New("authentication failed")
+		s.stop(ExitAuth, PhaseAuth, lastCmd, nil, err)
+		s.quitQuietly()
+		return false
+	}
+	s.refused(PhaseAuth, lastCmd, lastReply)
+	return false
+}
+
+func (s *session) authWith(mech string) (bool, string, *Reply, error) {
+	client := newSASLClient(mech, s.cfg.AuthUser, s.cfg.AuthPassword)
+	name, ir, err := client.Start()
+	if err != nil {
+		return false, "AUTH " + mech, nil, fmt.Errorf("AUTH %s: %w", mech, err)
+	}
+	cmd := "AUTH " + name
+	shown := cmd
+	if ir != nil {
+		enc := "="
+		if len(ir) > 0 {
+			enc = base64.StdEncoding.EncodeToString(ir)
+		}
+		cmd += " " + enc
+		shown += " " + transcript.Redacted
+	}
+	r, err := s.exchange(PhaseAuth, cmd, shown)
+	for rounds := 0; err == nil && r.Code == 334 && rounds < 10; rounds++ {
+		challenge, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(r.Text()))
+		if derr != nil {
+			s.send("*", "")
+			return false, shown, nil, &ProtocolError{What: fmt.Sprintf("server sent a 334 challenge that is not base64: %q", clip(r.Text()))}
+		}
+		resp, cerr := client.Next(challenge)
+		if cerr != nil {
+			_ = s.send("*", "")
+			return false, shown, nil, fmt.Errorf("AUTH %s: %w", mech, cerr)
+		}
+		r, err = s.exchange(PhaseAuth, base64.StdEncoding.EncodeToString(resp), transcript.Redacted)
+	}
+	if err != nil {
+		return false, shown, nil, err
+	}
+	if r.Code == 235 {
+		return true, shown, r, nil
+	}
+	return false, shown, r, nil
+}
+
+// transaction runs MAIL, RCPT, DATA, the message and QUIT.
+func (s *session) transaction() {
+	var msg io.ReadCloser
+	size := int64(-1)
+	sending := s.cfg.QuitAfter != "mail" && s.cfg.QuitAfter != "rcpt"
+	if sending && s.cfg.OpenMessage != nil {
+		m, sz, err := s.cfg.OpenMessage()
+		if err != nil {
+			err = fmt.Errorf("cannot open the message: %w", err)
+			s.rec.Errorf("%v", err)
+			s.stop(ExitUsage, PhaseMail, "", nil, err)
+			s.quitQuietly()
+			return
+		}
+		msg, size = m, sz
+		defer msg.Close()
+	}
+	cmd := "MAIL FROM:<" + s.cfg.From + ">"
+	if _, ok := s.res.Extensions["SIZE"]; ok && size >= 0 {
+		cmd += " SIZE=" + strconv.FormatInt(size, 10)
+	}
+	if _, ok := s.res.Extensions["SMTPUTF8"]; ok && !isASCII(s.cfg.From+strings.Join(s.cfg.To, "")) {
+		cmd += " SMTPUTF8"
+	}
+	r, err := s.exchange(PhaseMail, cmd, "")
+	if err != nil {
+		s.failure(PhaseMail, cmd, err)
+		return
+	}
+	if r.Code != 250 {
+		s.refused(PhaseMail, cmd, r)
+		return
+	}
+	if s.cfg.QuitAfter == "mail" {
+		s.res.StoppedAfter = "mail"
+		s.quit()
+		return
+	}
+	var lastCmd string
+	var lastReply *Reply
+	for _, to := range s.cfg.To {
+		cmd := "RCPT TO:<" + to + ">"
+		r, err := s.exchange(PhaseRcpt, cmd, "")
+		if err != nil {
+			s.failure(PhaseRcpt, cmd, err)
+			return
+		}
+		s.res.RcptReplies[to] = r
+		if r.Code == 250 || r.Code == 251 {
+			s.res.Accepted = append(s.res.Accepted, to)
+			continue
+		}
+		s.res.Rejected = append(s.res.Rejected, to)
+		lastCmd, lastReply = cmd, r
+		if r.Code == 421 {
+			// The server is closing the channel (RFC 5321 §3.8).
+			s.stop(ExitRcpt, PhaseRcpt, cmd, r, nil)
+			s.res.MessageFate = "not sent: the server closed the session"
+			return
+		}
+	}
+	if len(s.res.Accepted) == 0 {
+		s.res.MessageFate = "not sent: no recipient was accepted, so the message was never transferred"
+		s.refused(PhaseRcpt, lastCmd, lastReply)
+		return
+	}
+	if s.cfg.QuitAfter == "rcpt" {
+		s.res.StoppedAfter = "rcpt"
+		s.quit()
+		return
+	}
+	s.data(msg)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *session) data(msg io.Reader) {
+	cmd := "DATA"
+	r, err := s.exchange(PhaseData, cmd, "")
+	if err != nil {
+		s.failure(PhaseData, cmd, err)
+		return
+	}
+	if r.Code != 354 {
+		s.res.MessageFate = "not sent: the server refused the DATA command"
+		s.refused(PhaseData, cmd, r)
+		return
+	}
+	if msg == nil {
+		msg = strings.NewReader("")
+	}
+	start := s.rec.Since()
+	n, err := s.writeBody(msg)
+	step := transcript.Step{Phase: PhaseEndOfData, Command: fmt.Sprintf("(message, %d bytes) .", n), StartedMS: transcript.Millis(start)}
+	if err != nil {
+		step.Error = err.Error()
+		step.DurationMS = transcript.Millis(s.rec.Since() - start)
+		s.res.Steps = append(s.res.Steps, step)
+		s.res.MessageFate = "not delivered: the transfer broke off before the final dot"
+		s.failure(PhaseEndOfData, ".", err)
+		return
+	}
+	r, err = s.read()
+	s.res.RoundTrips++
+	step.DurationMS = transcript.Millis(s.rec.Since() - start)
+	if r != nil {
+		step.Reply = &transcript.Reply{Code: r.Code, EnhancedCode: r.Enhanced, Lines: r.Lines}
+	}
+	if err != nil {
+		step.Error = err.Error()
+	}
+	s.res.Steps = append(s.res.Steps, step)
+	if err != nil {
+		s.res.MessageFate = "unknown: the message was sent but no final reply came; it may or may not have been accepted (a real MTA would retry, risking a duplicate)"
+		s.failure(PhaseEndOfData, ".", err)
+		return
+	}
+	if r.Code != 250 {
+		if r.Permanent() {
+			s.res.MessageFate = "refused after the whole message was transferred: the server did not take responsibility for it"
+		} else {
+			s.res.MessageFate = "deferred after transfer: the server did not take the message now; a real MTA would retry later"
+		}
+		s.refused(PhaseEndOfData, ".", r)
+		return
+	}
+	s.res.Reply = r
+	s.res.QueueID = QueueID(r)
+	fate := "accepted for delivery"
+	if len(s.res.Rejected) > 0 {
+		fate = fmt.Sprintf("accepted for %d of %d recipients; the others were refused at RCPT", len(s.res.Accepted), len(s.cfg.To))
+	}
+	if s.res.QueueID != "" {
+		fate += " (queue ID " + s.res.QueueID + ")"
+	}
+	s.res.MessageFate = fate
+	s.res.Phase = PhaseEndOfData
+	s.quit()
+}
+
+// writeBody sends the message with dot-stuffing (RFC 5321 §4.5.2) and the
+// final dot, streaming: memory does not grow with the message.
+func (s *session) writeBody(msg io.Reader) (int64, error) {
+	s.rec.BeginBody()
+	br := bufio.NewReaderSize(msg, 32*1024)
+	var total int64
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: stream it without holding it.
+			if len(line) == 0 && len(chunk) > 0 && chunk[0] == '.' {
+				if werr := s.bw.WriteByte('.'); werr != nil {
+					return total, werr
+				}
+			}
+			if len(line) < 1000 {
+				line = append(line, chunk[:min(len(chunk), 1000-len(line))]...)
+			}
+			if _, werr := s.bw.Write(chunk); werr != nil {
+				return total, werr
+			}
+			total += int64(len(chunk))
+			s.deadline()
+			continue
+		}
+		if len(chunk) > 0 {
+			started := len(line) > 0
+			if !started && chunk[0] == '.' {
+				if werr := s.bw.WriteByte('.'); werr != nil {
+					return total, werr
+				}
+			}
+			text := chunk
+			hasNL := text[len(text)-1] == '\n'
+			text = []byte(strings.TrimRight(string(text), "\r\n"))
+			if _, werr := s.bw.Write(text); werr != nil {
+				return total, werr
+			}
+			total += int64(len(text))
+			if hasNL || err != nil {
+				if _, werr := s.bw.WriteString("\r\n"); werr != nil {
+					return total, werr
+				}
+				total += 2
+				shown := append(line, text...)
+				s.rec.BodyLine(s.tls, string(shown[:min(len(shown), 1000)]))
+				line = line[:0]
+			} else {
+				line = append(line, text...)
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				return total, fmt.Errorf("reading the message: %w", err)
+			}
+			break
+		}
+		if s.bw.Buffered() > 16*1024 {
+			s.deadline()
+			if werr := s.bw.Flush(); werr != nil {
+				return total, werr
+			}
+		}
+	}
+	s.rec.EndBody(s.tls)
+	s.rec.Sent(s.tls, ".")
+	s.deadline()
+	if _, err := s.bw.WriteString(".\r\n"); err != nil {
+		return total, err
+	}
+	return total, s.bw.Flush()
+}

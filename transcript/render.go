@@ -1,0 +1,247 @@
+package transcript
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/smtpprobe/smtpprobe/diagnose"
+)
+
+// TextOptions tunes the text renderer.
+type TextOptions struct {
+	Timestamps bool // prefix each line with the time since the start, e.g. "[+0.012s]"
+	// Diagnosis writes the diagnosis block after the annotation (the CLI
+	// passes diagnose.WriteText); nil leaves it out.
+	Diagnosis func(io.Writer, diagnose.Diagnosis) error
+}
+
+// Escape makes s safe for a terminal: control bytes (NUL, ESC, CR ...),
+// DEL and invalid UTF-8 are shown as \xNN so a hostile server cannot drive
+// the user's terminal. Tabs are kept.
+func Escape(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f || c >= 0x80 {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x80 {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError && r >= 0xa0 {
+				b.WriteString(s[i : i+size])
+				i += size
+				continue
+			}
+			fmt.Fprintf(&b, `\x%02x`, c)
+			i++
+			continue
+		}
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			fmt.Fprintf(&b, `\x%02x`, c)
+		} else {
+			b.WriteByte(c)
+		}
+		i++
+	}
+	return b.String()
+}
+
+// WriteEvent writes one event as a swaks-like text line.
+func WriteEvent(w io.Writer, e Event, opts TextOptions) error {
+	var err error
+	if opts.Timestamps {
+		_, err = fmt.Fprintf(w, "[+%7.3fs] %s%s\n", e.At.Seconds(), e.Marker(), Escape(e.Text))
+	} else {
+		_, err = fmt.Fprintf(w, "%s%s\n", e.Marker(), Escape(e.Text))
+	}
+	return err
+}
+
+// WriteText writes the whole transcript followed by the annotation block.
+func WriteText(w io.Writer, r *Report, opts TextOptions) error {
+	for _, e := range r.Events {
+		if err := WriteEvent(w, e, opts); err != nil {
+			return err
+		}
+	}
+	return WriteAnnotation(w, r, opts)
+}
+
+// WriteAnnotation writes the block that says where the session stopped,
+// what the reply means and what to do. It writes nothing for a session
+// that succeeded without any refusal worth noting.
+func WriteAnnotation(w io.Writer, r *Report, opts TextOptions) error {
+	res := r.Result
+	if res.OK && len(res.RejectedRcpts) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("\n")
+	if res.OK {
+		fmt.Fprintf(&b, "=== Session succeeded, but %d recipient(s) were refused\n", len(res.RejectedRcpts))
+	} else {
+		fmt.Fprintf(&b, "*** Session failed at %s (exit %d: %s)\n", phaseLabel(res.Phase), res.ExitCode, res.ExitMeaning)
+	}
+	field := func(name, value string) {
+		if value == "" {
+			return
+		}
+		fmt.Fprintf(&b, "    %-10s %s\n", name+":", Escape(value))
+	}
+	field("command", res.Command)
+	if res.Reply != nil {
+		for i, l := range res.Reply.Lines {
+			if i == 0 {
+				field("reply", l)
+			} else {
+				field("", l)
+			}
+		}
+	}
+	field("error", res.Error)
+	if d := r.Diagnosis; d != nil {
+		if d.Code != 0 {
+			field("code", joinMeaning(strconv.Itoa(d.Code), d.CodeMeaning))
+		}
+		field("enhanced", joinMeaning(d.EnhancedCode, d.EnhancedMeaning))
+		if d.Code != 0 || d.EnhancedCode != "" {
+			if d.Permanent {
+				field("status", "permanent failure: retrying the same thing will fail the same way")
+			} else {
+				field("status", "transient failure: a real MTA would queue the message and retry later")
+			}
+		}
+	}
+	field("message", res.MessageFate)
+	if len(res.AcceptedRcpts) > 0 && len(res.RejectedRcpts) > 0 {
+		field("accepted", strings.Join(res.AcceptedRcpts, ", "))
+		field("refused", strings.Join(res.RejectedRcpts, ", "))
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	if r.Diagnosis != nil && opts.Diagnosis != nil {
+		if _, err := io.WriteString(w, "\n"); err != nil {
+			return err
+		}
+		return opts.Diagnosis(w, *r.Diagnosis)
+	}
+	return nil
+}
+
+func joinMeaning(code, meaning string) string {
+	if code == "" {
+		return ""
+	}
+	if meaning == "" {
+		return code
+	}
+	return code + " (" + meaning + ")"
+}
+
+func phaseLabel(p string) string {
+	switch p {
+	case "helo":
+		return "EHLO/HELO"
+	case "end-of-data":
+		return "end of DATA (reply after the final dot)"
+	case "":
+		return "an unknown step"
+	default:
+		return strings.ToUpper(p)
+	}
+}
+
+type jsonEvent struct {
+	TMS  float64   `json:"t_ms"`
+	Dir  Direction `json:"dir"`
+	TLS  bool      `json:"tls"`
+	Text string    `json:"text"`
+}
+
+// WriteJSON writes the session JSON of DESIGN.md.
+func WriteJSON(w io.Writer, r *Report) error {
+	type plain Report // drops methods, keeps fields and tags
+	out := struct {
+		*plain
+		Transcript []jsonEvent `json:"transcript"`
+	}{plain: (*plain)(r), Transcript: make([]jsonEvent, 0, len(r.Events))}
+	for _, e := range r.Events {
+		out.Transcript = append(out.Transcript, jsonEvent{TMS: Millis(e.At), Dir: e.Dir, TLS: e.TLS, Text: e.Text})
+	}
+	if out.Steps == nil {
+		out.Steps = []Step{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// WriteMarkdown writes the session as Markdown for a support ticket.
+func WriteMarkdown(w io.Writer, r *Report, opts TextOptions) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## SMTP probe of %s port %d\n\n", r.Target.Host, r.Target.Port)
+	fmt.Fprintf(&b, "| | |\n|---|---|\n")
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "| %s | %s |\n", k, strings.ReplaceAll(Escape(v), "|", `\|`))
+		}
+	}
+	row("started", r.StartedAt.Format("2006-01-02 15:04:05 MST"))
+	row("tool", r.Tool.Name+" "+r.Tool.Version)
+	row("target", fmt.Sprintf("%s:%d", r.Target.Host, r.Target.Port))
+	row("address", r.Target.Address)
+	row("TLS mode", r.Target.TLSMode)
+	if r.TLS != nil {
+		v := "verified"
+		if !r.TLS.Verified {
+			v = "NOT verified: " + r.TLS.VerifyError
+		}
+		row("TLS", r.TLS.Version+", "+r.TLS.Cipher+", certificate "+v)
+	}
+	if r.Result.OK {
+		row("result", fmt.Sprintf("success (exit %d)", r.Result.ExitCode))
+	} else {
+		row("result", fmt.Sprintf("failed at %s (exit %d: %s)", r.Result.Phase, r.Result.ExitCode, r.Result.ExitMeaning))
+	}
+	b.WriteString("\n### Transcript\n\n```\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	for _, e := range r.Events {
+		if err := WriteEvent(w, e, opts); err != nil {
+			return err
+		}
+	}
+	if _, err := io.WriteString(w, "```\n"); err != nil {
+		return err
+	}
+	if r.Result.OK && len(r.Result.RejectedRcpts) == 0 {
+		return nil
+	}
+	if _, err := io.WriteString(w, "\n### Diagnosis\n\n```\n"); err != nil {
+		return err
+	}
+	if err := WriteAnnotation(w, r, opts); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "```\n")
+	return err
+}
+
+// Millis converts a duration to fractional milliseconds for JSON.
+func Millis(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
+}

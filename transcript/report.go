@@ -1,0 +1,110 @@
+package transcript
+
+import (
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/diagnose"
+)
+
+// SchemaVersion is the version of the session JSON; it grows when keys are
+// added and never changes the meaning of existing ones.
+const SchemaVersion = 1
+
+// Report is a whole probe session: the session JSON of DESIGN.md and the
+// input of every renderer.
+type Report struct {
+	Version   int                 `json:"version"`
+	Tool      Tool                `json:"tool"`
+	Command   []string            `json:"command"` // argv, secrets redacted
+	StartedAt time.Time           `json:"started_at"`
+	Target    Target              `json:"target"`
+	Events    []Event             `json:"-"`
+	Steps     []Step              `json:"steps"`
+	TLS       *TLSInfo            `json:"tls"`
+	Result    Result              `json:"result"`
+	Diagnosis *diagnose.Diagnosis `json:"diagnosis"`
+	// Extensions beyond DESIGN.md.
+	RoundTrips int         `json:"round_trips"` // command/reply exchanges that waited for the server
+	Candidates []Candidate `json:"candidates,omitempty"`
+	Duration   float64     `json:"duration_ms"`
+}
+
+// Tool names the program that made the report.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Target is the server the session ran against.
+type Target struct {
+	Host    string `json:"host"`
+	Port    int    `json:"port"`
+	Address string `json:"address"`  // the IP:port connected to, "" when no connection was made
+	TLSMode string `json:"tls_mode"` // none, optional, required, implicit
+	// Extensions.
+	Source string `json:"source,omitempty"` // "server" (-s), "mx", "implicit-mx"
+	Domain string `json:"domain,omitempty"` // the recipient domain whose MX was used
+}
+
+// Candidate is one host:address tried while looking for a server that
+// answers, in the order tried.
+type Candidate struct {
+	Host       string `json:"host"`
+	Preference int    `json:"preference,omitempty"`
+	Address    string `json:"address,omitempty"`
+	Outcome    string `json:"outcome"` // "used", or why it was passed over
+}
+
+// Step is one command and its reply (the banner is a step without command).
+type Step struct {
+	Phase      string  `json:"phase"`
+	Command    string  `json:"command"` // as sent, secrets redacted; "" for the banner
+	Reply      *Reply  `json:"reply"`   // nil when no complete reply came
+	StartedMS  float64 `json:"started_ms"`
+	DurationMS float64 `json:"duration_ms"`
+	Error      string  `json:"error,omitempty"` // timeout, closed connection, malformed reply...
+}
+
+// Reply is a server reply.
+type Reply struct {
+	Code         int      `json:"code"`
+	EnhancedCode string   `json:"enhanced_code"`
+	Lines        []string `json:"lines"` // as received, without CRLF
+}
+
+// TLSInfo describes the TLS connection.
+type TLSInfo struct {
+	Version          string     `json:"version"`
+	Cipher           string     `json:"cipher"`
+	Verified         bool       `json:"verified"`
+	VerifyError      string     `json:"verify_error"`
+	PeerCertificates []CertInfo `json:"peer_certificates"`
+	ServerName       string     `json:"server_name"` // SNI and the name verified
+	ALPN             string     `json:"alpn,omitempty"`
+}
+
+// CertInfo describes one certificate of the peer's chain.
+type CertInfo struct {
+	Subject  string    `json:"subject"`
+	Issuer   string    `json:"issuer"`
+	NotAfter time.Time `json:"not_after"`
+	DNSNames []string  `json:"dns_names"`
+}
+
+// Result is how the session ended.
+type Result struct {
+	OK       bool   `json:"ok"`
+	ExitCode int    `json:"exit_code"`
+	Phase    string `json:"phase"` // the failed phase, or the last phase reached when OK
+	Reply    *Reply `json:"reply"` // the failing reply (or the final reply when OK)
+	// Extensions.
+	Command       string   `json:"command,omitempty"` // the command that failed
+	Error         string   `json:"error,omitempty"`   // what went wrong when it was not a reply (timeout, garbage...)
+	MessageFate   string   `json:"message_fate,omitempty"`
+	QueueID       string   `json:"queue_id,omitempty"`
+	AcceptedRcpts []string `json:"accepted_recipients,omitempty"`
+	RejectedRcpts []string `json:"rejected_recipients,omitempty"`
+	StoppedAfter  string   `json:"stopped_after,omitempty"` // --quit-after
+	ExitMeaning   string   `json:"exit_meaning,omitempty"`
+	CodeMeaning   string   `json:"code_meaning,omitempty"`
+}
