@@ -52,6 +52,7 @@ type Options struct {
 	AuthUser      string
 	AuthPassword  string
 	AuthPlaintext bool
+	AuthProbe     bool // credential-less AUTH test (smtpclient.Config.AuthProbe)
 
 	Message compose.Options
 
@@ -97,15 +98,24 @@ func DefaultTLSMode(port int) smtpclient.TLSMode {
 // Run runs the session. The error is non-nil only for usage errors found
 // before the session started; everything else is in the Report.
 func Run(ctx context.Context, o Options) (*transcript.Report, error) {
+	report, _, err := RunDetailed(ctx, o)
+	return report, err
+}
+
+// RunDetailed is Run that also returns the driver's raw result (EHLO
+// extensions before and after TLS, AUTH probe outcome...), for callers such
+// as relay-check that judge more than the exit code. The result is nil when
+// the session never started (DNS failure, usage error).
+func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclient.Result, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if err := validate(&o); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	host, port, err := splitServer(o.Server, o.Port)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !o.TLSModeSet {
 		p := port
@@ -125,17 +135,17 @@ func Run(ctx context.Context, o Options) (*transcript.Report, error) {
 	}
 	quitAfter, err := smtpclient.NormalizeQuitAfter(o.QuitAfter)
 	if err != nil {
-		return nil, &UsageError{Err: err}
+		return nil, nil, &UsageError{Err: err}
 	}
 	tlsCfg, err := tlsConfig(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resolver := o.Resolver
 	if resolver == nil {
 		resolver, err = mxlookup.NewResolver(o.DNSServer)
 		if err != nil {
-			return nil, &UsageError{Err: fmt.Errorf("--dns-server: %w", err)}
+			return nil, nil, &UsageError{Err: fmt.Errorf("--dns-server: %w", err)}
 		}
 	}
 	if o.Message.Now.IsZero() {
@@ -166,7 +176,7 @@ func Run(ctx context.Context, o Options) (*transcript.Report, error) {
 	if host == "" {
 		hosts, err = mxHosts(ctx, o, resolver, rec, report)
 		if err != nil {
-			return finish(report, rec, o, nil, err), nil
+			return finish(report, rec, o, nil, err), nil, nil
 		}
 	}
 	if o.Message.Hostname == "" {
@@ -177,7 +187,7 @@ func Run(ctx context.Context, o Options) (*transcript.Report, error) {
 		Hosts: hosts, Port: port, Network: o.Network, LocalAddr: o.LocalInterface, Resolver: resolver,
 		EHLOName: o.EHLO, Protocol: o.Protocol,
 		TLSMode: o.TLSMode, TLSVerify: o.TLSVerify, TLSServerName: o.TLSSNI, TLSConfig: tlsCfg,
-		Auth: o.Auth, AuthMechs: o.AuthMechs, AuthUser: o.AuthUser, AuthPassword: o.AuthPassword, AuthPlaintext: o.AuthPlaintext,
+		Auth: o.Auth, AuthProbe: o.AuthProbe, AuthMechs: o.AuthMechs, AuthUser: o.AuthUser, AuthPassword: o.AuthPassword, AuthPlaintext: o.AuthPlaintext,
 		From: o.From, To: o.To,
 		QuitAfter: quitAfter, Timeout: o.Timeout, SessionTimeout: o.SessionTimeout,
 		Recorder: rec,
@@ -194,7 +204,7 @@ func Run(ctx context.Context, o Options) (*transcript.Report, error) {
 		return readCloser{Reader: m.Reader, close: m.Close}, m.Size, nil
 	}
 	res := smtpclient.Run(ctx, cfg)
-	return finish(report, rec, o, res, nil), nil
+	return finish(report, rec, o, res, nil), res, nil
 }
 
 type readCloser struct {

@@ -78,7 +78,11 @@ type Config struct {
 	AuthUser      string
 	AuthPassword  string
 	AuthPlaintext bool // allow credentials over a connection without TLS
-	AuthIdentity  string
+	// AuthProbe tests whether the server would start an AUTH exchange
+	// without sending any credential: "AUTH <mech>" with no initial
+	// response, then "*" to cancel a 334 (RFC 4954 §4). The outcome is in
+	// Result.AuthProbe; the session goes on unauthenticated.
+	AuthProbe bool
 
 	From string   // envelope sender, "" = null sender
 	To   []string // envelope recipients

@@ -46,6 +46,11 @@ type Result struct {
 	Authenticated bool
 	EHLOName      string
 
+	// AuthProbe is the server's answer to a credential-less AUTH command
+	// (Config.AuthProbe); AuthProbeMech the mechanism tried.
+	AuthProbe     *Reply
+	AuthProbeMech string
+
 	Accepted     []string
 	Rejected     []string
 	RcptReplies  map[string]*Reply
@@ -128,6 +133,11 @@ func (s *session) run() {
 		s.res.StoppedAfter = s.cfg.QuitAfter
 		s.quit()
 		return
+	}
+	if s.cfg.AuthProbe {
+		if !s.authProbe() {
+			return
+		}
 	}
 	if s.cfg.Auth {
 		if !s.auth() {
@@ -535,7 +545,7 @@ func (s *session) startTLS() bool {
 		junk, _ := s.br.Peek(n)
 		err := fmt.Errorf("STARTTLS response injection: the server sent %d bytes after its 220 reply and before the TLS handshake (%q); refusing to go on", n, clip(string(junk)))
 		s.rec.Errorf("%v", err)
-		s.stop(ExitTLS, PhaseStartTLS, cmd, nil, err)
+		s.stop(ExitTLS, PhaseStartTLS, cmd, r, err)
 		return false
 	}
 	if err := s.handshake(); err != nil {
@@ -592,7 +602,11 @@ func (s *session) handshake() error {
 		return nil
 	}
 	s.res.TLS = info
-	s.rec.Infof("Starting TLS handshake (SNI %q)...", cfg.ServerName)
+	if cfg.ServerName != "" {
+		s.rec.Infof("Starting TLS handshake (SNI %s)...", cfg.ServerName)
+	} else {
+		s.rec.Infof("Starting TLS handshake (no SNI: %s is an IP address)...", name)
+	}
 	tc := tls.Client(s.raw, cfg)
 	s.deadline()
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
@@ -691,6 +705,38 @@ func (s *session) auth() bool {
 	}
 	s.refused(PhaseAuth, lastCmd, lastReply)
 	return false
+}
+
+// authProbe asks the server to start AUTH without giving it anything to
+// check, and cancels at once: it tells whether AUTH would be accepted on
+// this connection (for example in clear) without risking a credential.
+func (s *session) authProbe() bool {
+	mech := "PLAIN"
+	for _, m := range s.res.AuthMechs {
+		if m == "PLAIN" || m == "LOGIN" {
+			mech = m
+			break
+		}
+	}
+	s.res.AuthProbeMech = mech
+	cmd := "AUTH " + mech
+	r, err := s.exchange(PhaseAuth, cmd, "")
+	if err != nil {
+		s.failure(PhaseAuth, cmd, err)
+		return false
+	}
+	s.res.AuthProbe = r
+	if r.Code == 334 {
+		r2, err := s.exchange(PhaseAuth, "*", "")
+		if err != nil {
+			s.failure(PhaseAuth, "*", err)
+			return false
+		}
+		if r2.Code/100 == 2 {
+			s.rec.Infof("server accepted a cancelled AUTH exchange as success: %d", r2.Code)
+		}
+	}
+	return true
 }
 
 func (s *session) authWith(mech string) (bool, string, *Reply, error) {
