@@ -12,10 +12,10 @@ import (
 // them. Options that swaks has and the probe does not implement are simply
 // not defined here: Translate reports them as "not supported yet".
 type sessionFlags struct {
-	to, from, helo, server, port, protocol string
-	ipv4, ipv6                             bool
-	localInterface                         string
-	dnsServer                              string
+	to, cc, bcc, from, helo, server, port, protocol string
+	ipv4, ipv6                                      bool
+	localInterface                                  string
+	dnsServer                                       string
 
 	tls, tlsOptional, tlsOptionalStrict, tlsOnConnect, noTLS bool
 	tlsVerify                                                bool
@@ -30,6 +30,8 @@ type sessionFlags struct {
 	headers, addHeaders         []string
 	body, data                  string
 	attach, attachType, attName []string
+	attachBody                  []string
+	noDataFixup, noStripFrom    bool
 
 	quitAfter      string
 	timeout        string
@@ -53,6 +55,8 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SortFlags = false
 	fs.StringVar(&f.to, "to", "", "envelope recipient(s), comma-separated (swaks -t)")
+	fs.StringVar(&f.cc, "cc", "", "Cc recipient(s), comma-separated: added to the envelope and the Cc: header")
+	fs.StringVar(&f.bcc, "bcc", "", "Bcc recipient(s), comma-separated: added to the envelope only")
 	fs.StringVar(&f.from, "from", "", "envelope sender; \"<>\" or \"\" for the null sender (swaks -f)")
 	fs.StringVar(&f.helo, "helo", "", "EHLO/HELO name (default: this host's FQDN, never \"localhost\") (swaks --ehlo)")
 	fs.StringVar(&f.server, "server", "", "server host[:port]; default: the MX of the first recipient's domain (swaks -s)")
@@ -91,6 +95,9 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.StringArrayVar(&f.attach, "attach", nil, "attach a file (\"@file\", \"-\" for stdin, or text) (repeatable)")
 	fs.StringArrayVar(&f.attachType, "attach-type", nil, "MIME type of the following --attach")
 	fs.StringArrayVar(&f.attName, "attach-name", nil, "file name of the following --attach")
+	fs.StringArrayVar(&f.attachBody, "attach-body", nil, "an alternative body part (text, \"-\", \"@file\") (repeatable)")
+	fs.BoolVar(&f.noDataFixup, "no-data-fixup", false, "send --data exactly as given (no token expansion or line-ending fixes)")
+	fs.BoolVar(&f.noStripFrom, "no-strip-from", false, "keep a leading mbox \"From \" line in --data")
 
 	fs.StringVar(&f.quitAfter, "quit-after", "", "stop after: connect, banner, first-helo, tls, helo, auth, mail, rcpt (swaks -q)")
 	fs.StringVar(&f.timeout, "timeout", "30s", "timeout for each connect and each reply (\"30\", \"30s\", \"1m\")")

@@ -194,11 +194,8 @@ func sessionOptions(f *sessionFlags, fs *pflag.FlagSet, io stdio) (probe.Options
 	if f.sessionTimeout <= 0 {
 		return o, fmt.Errorf("--session-timeout %s: must be positive", f.sessionTimeout)
 	}
-	for _, t := range strings.Split(f.to, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			o.To = append(o.To, t)
-		}
-	}
+	o.To = splitList(f.to)
+	cc, bcc := splitList(f.cc), splitList(f.bcc)
 	if len(o.To) == 0 {
 		if io.isTerminal != nil && io.isTerminal() {
 			t, err := io.prompter(nil)("to")
@@ -243,7 +240,15 @@ func sessionOptions(f *sessionFlags, fs *pflag.FlagSet, io stdio) (probe.Options
 	if f.suppressData {
 		o.BodyLines = -1
 	}
-	o.Message = compose.Options{Headers: f.headers, AddHeaders: f.addHeaders, Body: f.body, Data: f.data, Stdin: io.in}
+	o.Message = compose.Options{
+		Headers: f.headers, AddHeaders: f.addHeaders, Body: f.body, Data: f.data, Stdin: io.in,
+		To: o.To, Cc: cc, Bcc: bcc, NoDataFixup: f.noDataFixup, NoStripFrom: f.noStripFrom,
+	}
+	// Cc and Bcc recipients get the message too: they go into the envelope.
+	o.To = append(append(o.To, cc...), bcc...)
+	for _, b := range f.attachBody {
+		o.Message.AttachBody = append(o.Message.AttachBody, compose.Attachment{Path: b})
+	}
 	if fs.Changed("data") && f.data == "" {
 		return o, errors.New("--data: empty message")
 	}
@@ -258,6 +263,16 @@ func sessionOptions(f *sessionFlags, fs *pflag.FlagSet, io stdio) (probe.Options
 		o.Message.Attach = append(o.Message.Attach, att)
 	}
 	return o, nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func parsePort(v string) (int, error) {
