@@ -377,7 +377,9 @@ func diagnosis(o Options, res *smtpclient.Result, rec *transcript.Recorder) *dia
 	} else if len(o.To) > 0 {
 		ctx.RecipientDomain = domainOf(o.To[0])
 	}
-	if reply == nil {
+	// A failure without a reply, or one whose last reply was positive
+	// (STARTTLS injection after a 220), is the session's own finding.
+	if reply == nil || (res.Err != nil && reply.Positive()) {
 		d := localDiagnosis(res, ctx)
 		if d != nil {
 			d.Evidence = append(d.Evidence, "no reply: "+rec.Scrub(errString(res.Err)))

@@ -94,7 +94,13 @@ func TestDemoEveryScenario(t *testing.T) {
 				t.Fatalf("phase %q, want %q", s.Result.Phase, sc.ExpectPhase)
 			}
 			if sc.ExpectExit != 0 && sc.ExpectCode != 0 && sc.ExpectReply != nil {
-				if s.Result.Reply == nil || strings.Join(s.Result.Reply.Lines, "\n") != strings.Join(sc.ExpectReply, "\n") {
+				want := sc.ExpectReply
+				if sc.ExpectExit == 29 {
+					// STARTTLS injection: what follows the 220 is not part
+					// of the reply, it is the attack.
+					want = want[:1]
+				}
+				if s.Result.Reply == nil || strings.Join(s.Result.Reply.Lines, "\n") != strings.Join(want, "\n") {
 					t.Fatalf("reply %+v, want %q", s.Result.Reply, sc.ExpectReply)
 				}
 			}

@@ -214,9 +214,9 @@ func catalogue() []entry {
 			b:      withRcpt("450 4.7.1 Client host rejected: cannot find your hostname, [{ip}]"),
 		},
 		{
-			s: Scenario{Name: "ip-reputation", Title: "550 at RCPT: Outlook.com block list (S3140)",
-				Description: "Outlook.com/Hotmail refuse mail from networks on their own block list (seed 002 'sender IP reputation').",
-				Args:        args(), ExpectExit: exitRcpt, ExpectPhase: phaseRcpt, ExpectCode: 550, ExpectCategory: "ip-reputation",
+			s: Scenario{Name: "provider-blocklist", Title: "550 at RCPT: Outlook.com block list (S3140)",
+				Description: "Outlook.com/Hotmail refuse mail from networks on their own block list (seed 002 'sender IP blacklisted'); a provider's own list counts as a blocklist (DESIGN.md ip-blocklisted).",
+				Args:        args(), ExpectExit: exitRcpt, ExpectPhase: phaseRcpt, ExpectCode: 550, ExpectCategory: "ip-blocklisted",
 				Source: "Outlook.com (S3140)"},
 			expect: []string{"550 5.7.1 Unfortunately, messages from [{ip}] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3140). You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors."},
 			b:      withRcpt("550 5.7.1 Unfortunately, messages from [{ip}] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3140). You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors."),
