@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -111,19 +110,6 @@ func WriteAnnotation(w io.Writer, r *Report, opts TextOptions) error {
 		}
 	}
 	field("error", res.Error)
-	if d := r.Diagnosis; d != nil {
-		if d.Code != 0 {
-			field("code", joinMeaning(strconv.Itoa(d.Code), d.CodeMeaning))
-		}
-		field("enhanced", joinMeaning(d.EnhancedCode, d.EnhancedMeaning))
-		if d.Code != 0 || d.EnhancedCode != "" {
-			if d.Permanent {
-				field("status", "permanent failure: retrying the same thing will fail the same way")
-			} else {
-				field("status", "transient failure: a real MTA would queue the message and retry later")
-			}
-		}
-	}
 	field("message", res.MessageFate)
 	if len(res.AcceptedRcpts) > 0 && len(res.RejectedRcpts) > 0 {
 		field("accepted", strings.Join(res.AcceptedRcpts, ", "))
@@ -139,16 +125,6 @@ func WriteAnnotation(w io.Writer, r *Report, opts TextOptions) error {
 		return opts.Diagnosis(w, *r.Diagnosis)
 	}
 	return nil
-}
-
-func joinMeaning(code, meaning string) string {
-	if code == "" {
-		return ""
-	}
-	if meaning == "" {
-		return code
-	}
-	return code + " (" + meaning + ")"
 }
 
 func phaseLabel(p string) string {

@@ -1,0 +1,162 @@
+package transcript
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/diagnose"
+)
+
+func fakeClock() func() time.Time {
+	t := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	return func() time.Time {
+		t = t.Add(1500 * time.Microsecond)
+		return t
+	}
+}
+
+func TestRecorderRedaction(t *testing.T) {
+	for _, show := range []bool{false, true} {
+		r := NewRecorder(RecorderOptions{Now: fakeClock(), ShowSecrets: show})
+		r.AddSecret("hunter2-pass")
+		r.AddSecret("ab") // too short to scrub safely: ignored
+		r.SentSecret(true, "AUTH PLAIN AGFsaWNlAGh1bnRlcjItcGFzcw==", "AUTH PLAIN "+Redacted)
+		r.Received(true, "535 5.7.8 bad password hunter2-pass", true)
+		r.Errorf("login with %s failed", "aHVudGVyMi1wYXNz") // base64 of the password
+		r.Infof("about ab")
+		var all []string
+		for _, e := range r.Events() {
+			all = append(all, e.Text)
+		}
+		joined := strings.Join(all, "\n")
+		leaked := strings.Contains(joined, "hunter2-pass") || strings.Contains(joined, "aHVudGVyMi1wYXNz") || strings.Contains(joined, "AGFsaWNl")
+		if leaked == !show {
+			t.Fatalf("show=%v: leaked=%v in\n%s", show, leaked, joined)
+		}
+		if !strings.Contains(joined, "about ab") {
+			t.Fatal("short secret mangled the transcript")
+		}
+	}
+}
+
+func TestRecorderBodyCap(t *testing.T) {
+	r := NewRecorder(RecorderOptions{BodyLines: 3})
+	r.BeginBody()
+	for i := 0; i < 1000; i++ {
+		r.BodyLine(false, "line")
+	}
+	r.EndBody(false)
+	ev := r.Events()
+	if len(ev) != 4 || !strings.Contains(ev[3].Text, "997 of 1000 message lines (6000 bytes in all) not shown") {
+		t.Fatalf("events %+v", ev)
+	}
+	r = NewRecorder(RecorderOptions{BodyLines: -1})
+	r.BeginBody()
+	r.BodyLine(false, "secret body")
+	r.EndBody(false)
+	if ev := r.Events(); len(ev) != 1 || strings.Contains(ev[0].Text, "secret body") {
+		t.Fatalf("suppressed body shown: %+v", ev)
+	}
+}
+
+func TestEscape(t *testing.T) {
+	tests := map[string]string{
+		"plain text":          "plain text",
+		"tab\tok":             "tab\tok",
+		"nul\x00esc\x1b[31m":  `nul\x00esc\x1b[31m`,
+		"cr\rdel\x7f":         `cr\x0ddel\x7f`,
+		"bad utf8 \xff":       `bad utf8 \xff`,
+		"ünïcode ok":          "ünïcode ok",
+		"c1 control \u009b2J": `c1 control \xc2\x9b2J`,
+	}
+	for in, want := range tests {
+		if got := Escape(in); got != want {
+			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func sampleReport() *Report {
+	r := NewRecorder(RecorderOptions{Now: fakeClock()})
+	r.Infof("Connected")
+	r.Received(false, "220 mx ESMTP", false)
+	r.Sent(false, "STARTTLS")
+	r.Sent(true, "RCPT TO:<b@x.test>")
+	r.Received(true, "554 5.7.1 Relay access denied\x1b[2J", true)
+	return &Report{
+		Version: SchemaVersion, Tool: Tool{Name: "smtpprobe", Version: "test"}, Command: []string{"probe"},
+		Target: Target{Host: "mx.test", Port: 25, TLSMode: "optional"}, Events: r.Events(),
+		Result: Result{ExitCode: 24, Phase: "rcpt", Command: "RCPT TO:<b@x.test>", ExitMeaning: "no recipient accepted",
+			Reply: &Reply{Code: 554, EnhancedCode: "5.7.1", Lines: []string{"554 5.7.1 Relay access denied"}}},
+		Diagnosis: &diagnose.Diagnosis{Category: "relay-denied"},
+	}
+}
+
+func TestWriteText(t *testing.T) {
+	var b bytes.Buffer
+	err := WriteText(&b, sampleReport(), TextOptions{Timestamps: true, Diagnosis: func(w io.Writer, d diagnose.Diagnosis) error {
+		_, err := io.WriteString(w, "DIAGNOSIS "+d.Category+"\n")
+		return err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"=== Connected", "<-  220 mx ESMTP", " -> STARTTLS", " ~> RCPT TO:<b@x.test>", `<** 554 5.7.1 Relay access denied\x1b[2J`, "*** Session failed at RCPT (exit 24", "[+  0.003s]", "DIAGNOSIS relay-denied"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Error("raw ESC reached the text output")
+	}
+}
+
+func TestWriteJSONKeys(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJSON(&b, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"version", "tool", "command", "started_at", "target", "transcript", "steps", "tls", "result", "diagnosis"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("session JSON lacks %q", k)
+		}
+	}
+	tr := m["transcript"].([]any)
+	first := tr[0].(map[string]any)
+	for _, k := range []string{"t_ms", "dir", "tls", "text"} {
+		if _, ok := first[k]; !ok {
+			t.Errorf("transcript entry lacks %q", k)
+		}
+	}
+	if tr[3].(map[string]any)["tls"] != true || tr[4].(map[string]any)["dir"] != "recv" {
+		t.Errorf("tls/dir wrong: %v", tr)
+	}
+	res := m["result"].(map[string]any)
+	for _, k := range []string{"ok", "exit_code", "phase", "reply"} {
+		if _, ok := res[k]; !ok {
+			t.Errorf("result lacks %q", k)
+		}
+	}
+}
+
+func TestWriteMarkdown(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, sampleReport(), TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"## SMTP probe of mx.test port 25", "### Transcript", "```", "### Diagnosis", "failed at rcpt (exit 24"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
+	}
+}
