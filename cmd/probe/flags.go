@@ -54,44 +54,44 @@ const optionalUnset = "\x00given"
 func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SortFlags = false
-	fs.StringVar(&f.to, "to", "", "envelope recipient(s), comma-separated (swaks -t)")
+	fs.StringVar(&f.to, "to", "", "envelope recipient(s), comma-separated")
 	fs.StringVar(&f.cc, "cc", "", "Cc recipient(s), comma-separated: added to the envelope and the Cc: header")
 	fs.StringVar(&f.bcc, "bcc", "", "Bcc recipient(s), comma-separated: added to the envelope only")
-	fs.StringVar(&f.from, "from", "", "envelope sender; \"<>\" or \"\" for the null sender (swaks -f)")
+	fs.StringVar(&f.from, "from", "", "envelope sender; \"<>\" or \"\" for the null sender")
 	fs.StringVar(&f.helo, "helo", "", "EHLO/HELO name (default: this host's FQDN, never \"localhost\") (swaks --ehlo)")
-	fs.StringVar(&f.server, "server", "", "server host[:port]; default: the MX of the first recipient's domain (swaks -s)")
-	fs.StringVar(&f.port, "port", "", "port (default 25; 465 with --tls-on-connect; 24 for LMTP) (swaks -p)")
+	fs.StringVar(&f.server, "server", "", "server host[:port]; default: the MX of the first recipient's domain")
+	fs.StringVar(&f.port, "port", "", "port (default 25; 465 with --tls-on-connect; 24 for LMTP)")
 	fs.StringVar(&f.protocol, "protocol", "", "SMTP, ESMTP, ESMTPA, ESMTPS, ESMTPSA, SSMTP, SSMTPA, LMTP, LMTPA, LMTPS, LMTPSA")
 	fs.BoolVar(&f.ipv4, "4", false, "connect over IPv4 only")
 	fs.BoolVar(&f.ipv6, "6", false, "connect over IPv6 only")
-	fs.StringVar(&f.localInterface, "local-interface", "", "source IP address[:port] (swaks -li)")
+	fs.StringVar(&f.localInterface, "local-interface", "", "source IP address[:port]")
 	fs.StringVar(&f.dnsServer, "dns-server", "", "send every DNS lookup to this host[:port]")
 
 	fs.BoolVar(&f.tls, "tls", false, "require STARTTLS (default on port 587)")
 	fs.BoolVar(&f.tlsOptional, "tls-optional", false, "use STARTTLS when offered (default on port 25)")
 	fs.BoolVar(&f.tlsOptionalStrict, "tls-optional-strict", false, "use STARTTLS when offered; fail if it is offered but fails")
-	fs.BoolVar(&f.tlsOnConnect, "tls-on-connect", false, "implicit TLS from the first byte (default on port 465) (swaks -tlsc)")
+	fs.BoolVar(&f.tlsOnConnect, "tls-on-connect", false, "implicit TLS from the first byte (default on port 465)")
 	fs.BoolVar(&f.noTLS, "no-tls", false, "never use TLS")
 	fs.BoolVar(&f.tlsVerify, "tls-verify", false, "abort when the certificate does not verify (it is always checked and reported)")
 	fs.StringVar(&f.tlsSNI, "tls-sni", "", "TLS server name (SNI and verification; default: the host name)")
 	fs.StringVar(&f.tlsCAPath, "tls-ca-path", "", "PEM file of CA certificates to verify against instead of the system's")
 
-	fs.StringVar(&f.auth, "auth", "", "authenticate; optional comma-separated mechanisms: PLAIN, LOGIN, CRAM-MD5 (swaks -a)")
+	fs.StringVar(&f.auth, "auth", "", "authenticate; optional comma-separated mechanisms: PLAIN, LOGIN, CRAM-MD5")
 	fs.Lookup("auth").NoOptDefVal = optionalUnset
-	fs.StringVar(&f.authUser, "auth-user", "", "AUTH user name; implies --auth (swaks -au)")
+	fs.StringVar(&f.authUser, "auth-user", "", "AUTH user name; implies --auth")
 	fs.Lookup("auth-user").NoOptDefVal = optionalUnset
-	fs.StringVar(&f.authPassword, "auth-password", "", "AUTH password; implies --auth. Prefer --auth-password-file, --auth-password-env or the prompt (swaks -ap)")
+	fs.StringVar(&f.authPassword, "auth-password", "", "AUTH password; implies --auth. Prefer --auth-password-file, --auth-password-env or the prompt")
 	fs.Lookup("auth-password").NoOptDefVal = optionalUnset
 	fs.StringVar(&f.authPasswordFile, "auth-password-file", "", "read the AUTH password from the first line of this file")
 	fs.StringVar(&f.authPasswordEnv, "auth-password-env", "", "read the AUTH password from this environment variable")
-	fs.BoolVar(&f.authPlaintext, "auth-plaintext", false, "allow credentials over a connection without TLS (swaks -apt)")
+	fs.BoolVar(&f.authPlaintext, "auth-plaintext", false, "allow credentials over a connection without TLS")
 	fs.StringVar(&f.authHidePassword, "auth-hide-password", "", "accepted for swaks compatibility: passwords are always hidden unless --show-secrets")
 	fs.Lookup("auth-hide-password").NoOptDefVal = optionalUnset
 
 	fs.StringArrayVar(&f.headers, "header", nil, "\"Name: value\" header, replacing a default one of that name (repeatable; --h-Name VALUE)")
-	fs.StringArrayVar(&f.addHeaders, "add-header", nil, "\"Name: value\" header added to the message (repeatable) (swaks -ah)")
+	fs.StringArrayVar(&f.addHeaders, "add-header", nil, "\"Name: value\" header added to the message (repeatable)")
 	fs.StringVar(&f.body, "body", "", "message body: text, \"-\" for stdin, \"@file\"")
-	fs.StringVar(&f.data, "data", "", "whole message (headers and body): text, \"-\" for stdin, \"@file\" (swaks -d)")
+	fs.StringVar(&f.data, "data", "", "whole message (headers and body): text, \"-\" for stdin, \"@file\"")
 	fs.StringArrayVar(&f.attach, "attach", nil, "attach a file (\"@file\", \"-\" for stdin, or text) (repeatable)")
 	fs.StringArrayVar(&f.attachType, "attach-type", nil, "MIME type of the following --attach")
 	fs.StringArrayVar(&f.attName, "attach-name", nil, "file name of the following --attach")
@@ -99,14 +99,14 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.BoolVar(&f.noDataFixup, "no-data-fixup", false, "send --data exactly as given (no token expansion or line-ending fixes)")
 	fs.BoolVar(&f.noStripFrom, "no-strip-from", false, "keep a leading mbox \"From \" line in --data")
 
-	fs.StringVar(&f.quitAfter, "quit-after", "", "stop after: connect, banner, first-helo, tls, helo, auth, mail, rcpt (swaks -q)")
+	fs.StringVar(&f.quitAfter, "quit-after", "", "stop after: connect, banner, first-helo, tls, helo, auth, mail, rcpt")
 	fs.StringVar(&f.timeout, "timeout", "30s", "timeout for each connect and each reply (\"30\", \"30s\", \"1m\")")
 	fs.DurationVar(&f.sessionTimeout, "session-timeout", 5*time.Minute, "deadline for the whole session")
 
-	fs.StringVar(&f.silent, "silent", "", "1: show output only on failure; 2: show only errors; 3: show nothing (swaks -S)")
+	fs.StringVar(&f.silent, "silent", "", "1: show output only on failure; 2: show only errors; 3: show nothing")
 	fs.Lookup("silent").NoOptDefVal = "1"
-	fs.BoolVar(&f.suppressData, "suppress-data", false, "do not show the message in the transcript (swaks -n)")
-	fs.StringVar(&f.showTimeLapse, "show-time-lapse", "", "prefix lines with the time since the start (swaks -stl)")
+	fs.BoolVar(&f.suppressData, "suppress-data", false, "do not show the message in the transcript")
+	fs.StringVar(&f.showTimeLapse, "show-time-lapse", "", "prefix lines with the time since the start")
 	fs.Lookup("show-time-lapse").NoOptDefVal = optionalUnset
 	fs.BoolVar(&f.hideReceive, "hide-receive", false, "hide lines received")
 	fs.BoolVar(&f.hideSend, "hide-send", false, "hide lines sent")

@@ -439,11 +439,40 @@ func redactArgv(argv []string, password string, show bool) []string {
 	return out
 }
 
+// fsUsages lists the flags with their swaks short forms; pflag's own
+// listing would show the internal marker of optional values.
 func fsUsages(fs *pflag.FlagSet) string {
 	if fs == nil {
 		return ""
 	}
-	return fs.FlagUsages()
+	var b strings.Builder
+	fs.VisitAll(func(f *pflag.Flag) {
+		name := "--" + f.Name
+		if o, ok := swaksargs.Lookup(f.Name); ok {
+			short := ""
+			for _, a := range o.Aliases {
+				if short == "" || len(a) < len(short) {
+					short = a
+				}
+			}
+			if short != "" && len(short) < len(f.Name) {
+				name = "-" + short + ", " + name
+			}
+		}
+		switch {
+		case f.Value.Type() == "bool":
+		case f.NoOptDefVal != "":
+			name += "[=VALUE]"
+		default:
+			name += " VALUE"
+		}
+		usage := f.Usage
+		if f.DefValue != "" && f.Value.Type() != "bool" && f.DefValue != "[]" {
+			usage += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(&b, "  %-32s %s\n", name, usage)
+	})
+	return b.String()
 }
 
 func usageError(io stdio, err error) int {
