@@ -150,7 +150,7 @@ func (e *Engine) Diagnose(in Input) (d Diagnosis) {
 		d.EnhancedMeaning = e.EnhancedMeaning(p.enhanced)
 	}
 
-	td := &tmplData{ctx: &in.Context, code: p.code, enhanced: p.enhanced}
+	td := &tmplData{ctx: &in.Context, code: p.code, enhanced: p.enhanced, text: p.norm}
 
 	// The three layers: text rule, enhanced code, basic code by phase.
 	tr, kw := e.matchText(&p, phase, &in.Context, &hits, &cand, td)

@@ -238,8 +238,13 @@ func TestContextRefines(t *testing.T) {
 	if !has(d, "dig +short -x 198.51.100.9") {
 		t.Errorf("rdns with client IP: %q", d.NextSteps)
 	}
-	d = e.Diagnose(Input{Lines: []string{"550 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using b.barracudacentral.org"}, Phase: PhaseRcpt})
-	if !has(d, "your sending IP") || !has(d, "barracudacentral") {
+	// The address the server names beats the local one (NAT).
+	d = e.Diagnose(Input{Lines: []string{"550 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using b.barracudacentral.org"}, Phase: PhaseRcpt, Context: Context{ClientIP: "10.0.0.5"}})
+	if !has(d, "Look up 192.0.2.1") || !has(d, "barracudacentral") {
+		t.Errorf("IP from the reply: %q", d.NextSteps)
+	}
+	d = e.Diagnose(Input{Lines: []string{"550 5.7.1 Service unavailable; client blocked using b.barracudacentral.org"}, Phase: PhaseRcpt})
+	if !has(d, "your sending IP") {
 		t.Errorf("template default: %q", d.NextSteps)
 	}
 	d = e.Diagnose(Input{Lines: []string{"550 5.7.1 Client host [192.0.2.1] is listed at dnsbl.example.net"}, Phase: PhaseRcpt})

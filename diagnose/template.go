@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 )
@@ -93,6 +94,29 @@ type tmplData struct {
 	code     int
 	enhanced string
 	groups   map[string]string
+	text     string // the normalised reply text, for the client IP it names
+}
+
+// replyIP finds the client address a server names in its reply, as in
+// "Client host [198.51.100.7] blocked" or "messages from [192.0.2.1]". It
+// is the address the server saw, which beats the local address of the
+// connection when the client sits behind NAT.
+func replyIP(text string) string {
+	for rest := text; ; {
+		i := strings.IndexByte(rest, '[')
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i+1:]
+		j := strings.IndexByte(rest, ']')
+		if j < 0 || j > 45 {
+			continue
+		}
+		cand := strings.TrimPrefix(strings.TrimPrefix(rest[:j], "ipv6:"), "IPv6:")
+		if ip := net.ParseIP(cand); ip != nil && !ip.IsUnspecified() {
+			return ip.String()
+		}
+	}
 }
 
 func (d *tmplData) get(field string) string {
@@ -102,6 +126,9 @@ func (d *tmplData) get(field string) string {
 	case "RecipientDomain":
 		return d.ctx.RecipientDomain
 	case "ClientIP":
+		if ip := replyIP(d.text); ip != "" {
+			return ip
+		}
 		return d.ctx.ClientIP
 	case "ServerHost":
 		if d.ctx.ServerHost != "" {
