@@ -30,6 +30,7 @@ type stdio struct {
 	// readPassword reads a line without echo from the terminal.
 	readPassword func() (string, error)
 	getenv       func(string) string
+	environ      func() []string
 }
 
 func main() {
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, io stdio) int {
 			return runDemo(ctx, args[1:], io)
 		case "explain":
 			return runExplain(ctx, args[1:], io)
+		case "relay-check":
+			return runRelayCheck(ctx, args[1:], io)
 		case "help":
 			return runSession(ctx, []string{"--help"}, io)
 		case "version":

@@ -38,6 +38,11 @@ func parseSession(name string, args []string, io stdio) (*sessionFlags, *pflag.F
 	fs := newSessionFlagSet(name, f)
 	fs.SetOutput(io.err)
 	fs.Usage = func() {}
+	// SWAKS_OPT_* environment options come first, as in swaks, so the
+	// command line overrides them.
+	if io.environ != nil {
+		args = append(swaksargs.EnvArgs(io.environ()), args...)
+	}
 	canon, err := swaksargs.Translate(args, fs, io.prompter(map[string]bool{"auth-password": true}))
 	if err != nil {
 		return nil, nil, err
@@ -112,12 +117,12 @@ func outputMode(f *sessionFlags) view {
 	switch f.silent {
 	case "":
 		v.silent = 0
-	case "1", optionalUnset:
-		v.silent = 1
 	case "2":
 		v.silent = 2
-	default:
+	case "3":
 		v.silent = 3
+	default: // swaks turns any other level into 1
+		v.silent = 1
 	}
 	if f.hideAll {
 		v.hide[transcript.Info], v.hide[transcript.Send], v.hide[transcript.Recv] = true, true, true

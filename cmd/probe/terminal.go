@@ -18,7 +18,8 @@ func osStdio() stdio {
 			fmt.Fprintln(os.Stderr)
 			return string(b), err
 		},
-		getenv: os.Getenv,
+		getenv:  os.Getenv,
+		environ: os.Environ,
 	}
 }
 
