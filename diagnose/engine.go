@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -76,6 +77,8 @@ func (e *Engine) Diagnose(in Input) (d Diagnosis) {
 				NextSteps: []string{}, Confidence: 0.05,
 				Evidence: []string{fmt.Sprintf("internal error while matching rules: %v", r)}}
 		}
+		// Two decimals: 0.9500000000000001 in JSON helps nobody.
+		d.Confidence = math.Round(d.Confidence*100) / 100
 	}()
 
 	p := parseReply(in.Lines)

@@ -162,6 +162,7 @@ func WriteJSON(w io.Writer, r *Report) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "<bob@example.com>" reads better than "\u003cbob..."
 	return enc.Encode(out)
 }
 
