@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 const (
@@ -524,4 +525,32 @@ func (e *Engine) composeEnhancedMeaning(ec string) string {
 		b.WriteString("; detail " + subj + "." + det + " is not registered")
 	}
 	return b.String()
+}
+
+// Lazy is an Engine loaded on first use: a session that succeeds never
+// needs the rules, and loading them costs milliseconds of a probe's
+// start-up. It is safe for concurrent use.
+type Lazy struct {
+	once sync.Once
+	e    *Engine
+	err  error
+}
+
+// Engine returns the loaded engine.
+func (l *Lazy) Engine() (*Engine, error) {
+	l.once.Do(func() { l.e, l.err = New() })
+	return l.e, l.err
+}
+
+// Diagnose loads the engine if needed and diagnoses in. A failure to load
+// the embedded rules (a build defect, caught by the tests) gives an
+// `unknown` diagnosis that says so instead of crashing the report.
+func (l *Lazy) Diagnose(in Input) Diagnosis {
+	e, err := l.Engine()
+	if err != nil {
+		return Diagnosis{Reply: strings.Join(in.Lines, "\n"), Phase: PhaseAny, PhaseInferred: true, Category: categoryUnknown,
+			Party: PartyUnknown, Meaning: "The diagnosis rules could not be loaded.", NextSteps: []string{},
+			Confidence: 0, Evidence: []string{"loading the rules failed: " + err.Error()}}
+	}
+	return e.Diagnose(in)
 }

@@ -64,63 +64,69 @@ func (k *keywordSet) compile() error {
 			}
 		}
 	}
-	// Trie.
-	type node struct {
-		next map[uint16]int32
-		fail int32
-		out  []int32
+	// Trie, built straight into the dense table: row s holds the child of
+	// state s for each class, 0 for none (the root is never a child).
+	nc := k.nclass
+	total := 1
+	for _, w := range k.words {
+		total += len(w)
 	}
-	nodes := []node{{next: map[uint16]int32{}}}
+	delta := make([]uint16, nc, min(total, maxStates+1)*nc)
+	var outs [][]int32
+	outs = append(outs, nil)
 	for id, w := range k.words {
-		s := int32(0)
+		s := 0
 		for i := 0; i < len(w); i++ {
-			c := k.class[w[i]]
-			n, ok := nodes[s].next[c]
-			if !ok {
-				n = int32(len(nodes))
-				nodes = append(nodes, node{next: map[uint16]int32{}})
-				nodes[s].next[c] = n
+			c := int(k.class[w[i]])
+			n := int(delta[s*nc+c])
+			if n == 0 {
+				n = len(outs)
+				if n > maxStates {
+					return fmt.Errorf("keyword automaton needs more than %d states", maxStates)
+				}
+				delta = append(delta, make([]uint16, nc)...)
+				outs = append(outs, nil)
+				delta[s*nc+c] = uint16(n)
 			}
 			s = n
 		}
-		nodes[s].out = append(nodes[s].out, int32(id))
+		outs[s] = append(outs[s], int32(id))
 		if len(w) > k.maxWord {
 			k.maxWord = len(w)
 		}
 	}
-	if len(nodes) > maxStates {
-		return fmt.Errorf("keyword automaton needs %d states, more than %d", len(nodes), maxStates)
-	}
-	// Breadth-first: fail links and the dense table.
-	k.delta = make([]uint16, len(nodes)*k.nclass)
-	out := make([][]int32, len(nodes))
-	queue := make([]int32, 0, len(nodes))
-	for c := 1; c < k.nclass; c++ {
-		if n, ok := nodes[0].next[uint16(c)]; ok {
-			nodes[n].fail = 0
-			k.delta[c] = uint16(n)
-			queue = append(queue, n)
+	// Breadth-first, in place: when state s is visited its row still holds
+	// only its children; every other entry is then copied from the row of
+	// its fail state, which is shallower and so already final.
+	states := len(outs)
+	fail := make([]uint16, states)
+	out := make([][]int32, states)
+	out[0] = outs[0]
+	queue := make([]int, 0, states)
+	for c := 1; c < nc; c++ {
+		if n := delta[c]; n != 0 {
+			queue = append(queue, int(n))
 		}
 	}
-	out[0] = nodes[0].out
 	for len(queue) > 0 {
 		s := queue[0]
 		queue = queue[1:]
-		f := nodes[s].fail
-		o := append([]int32(nil), nodes[s].out...)
-		out[s] = append(o, out[f]...)
-		for c := 1; c < k.nclass; c++ {
-			if n, ok := nodes[s].next[uint16(c)]; ok {
-				nodes[n].fail = int32(k.delta[int(f)*k.nclass+c])
-				k.delta[int(s)*k.nclass+c] = uint16(n)
-				queue = append(queue, n)
+		f := int(fail[s])
+		out[s] = append(append([]int32(nil), outs[s]...), out[f]...)
+		row, frow := delta[s*nc:(s+1)*nc], delta[f*nc:(f+1)*nc]
+		for c := 1; c < nc; c++ {
+			if n := row[c]; n != 0 {
+				fail[n] = frow[c]
+				queue = append(queue, int(n))
 			} else {
-				k.delta[int(s)*k.nclass+c] = k.delta[int(f)*k.nclass+c]
+				row[c] = frow[c]
 			}
 		}
 	}
+	k.delta = delta
+	nodes := out
 	k.outAt = make([]uint32, len(nodes)+1)
-	for s, o := range out {
+	for s, o := range nodes {
 		k.outAt[s] = uint32(len(k.outIDs))
 		k.outIDs = append(k.outIDs, o...)
 	}

@@ -31,7 +31,7 @@ func localDiagnosis(res *smtpclient.Result, ctx diagnose.Context) *diagnose.Diag
 		d.Category, d.Party, d.Permanent, d.Confidence = "recipient-unknown", diagnose.PartyRecipient, true, 0.9
 		d.Meaning = "The recipient domain has no MX and no address record: mail cannot be delivered to it."
 		d.NextSteps = []string{"Check the recipient domain for a typo.", "dig +short MX " + ctx.RecipientDomain + " ; dig +short A " + ctx.RecipientDomain}
-	case mxlookup.IsTemporary(res.Err):
+	case errors.Is(res.Err, mxlookup.ErrTemporary):
 		d.Category, d.Party = "temporary-server", diagnose.PartyReceivingServer
 		d.Meaning = "DNS lookups for the recipient domain failed temporarily (SERVFAIL or timeout); an MTA would retry later."
 		d.NextSteps = []string{"Retry later; check the domain's DNS servers: dig +trace MX " + ctx.RecipientDomain}

@@ -68,7 +68,12 @@ type Options struct {
 	ToolVersion string
 	Now         func() time.Time
 	Rand        *rand.Rand // MX shuffle among equal preferences; nil = stable order
-	Engine      *diagnose.Engine
+	Engine      Diagnoser  // diagnose.New() or a *diagnose.Lazy; nil: no diagnosis of replies
+}
+
+// Diagnoser explains a reply; *diagnose.Engine and *diagnose.Lazy are ones.
+type Diagnoser interface {
+	Diagnose(diagnose.Input) diagnose.Diagnosis
 }
 
 // UsageError is a problem with the options found before any connection:

@@ -77,12 +77,8 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return usageError(io, err)
 	}
-	engine, err := diagnose.New()
-	if err != nil {
-		fmt.Fprintf(io.err, "probe: loading the diagnosis rules: %v\n", err)
-		return 1
-	}
-	opts.Engine = engine
+	// Loaded only if something fails: a successful session never needs it.
+	opts.Engine = &diagnose.Lazy{}
 	opts.Command = redactArgv(append([]string{"probe"}, args...), opts.AuthPassword, f.showSecrets)
 	out, err := newOutput(f.output, io.out)
 	if err != nil {
