@@ -42,7 +42,7 @@ import (
 //     like an option: "-" (standard input) is taken, "--" and anything that
 //     starts with "-" followed by at least one character are not. --silent
 //     takes the next argument only if it is an integer (so -S -1 works).
-//   - "--no-OPT" (and any unique prefix of it, like --no-stl) makes swaks
+//   - "--no-OPT" (or a unique prefix of it, like --no-show-time) makes swaks
 //     forget every earlier occurrence of OPT. Translate drops those earlier
 //     tokens from its output, then emits "--no-OPT" when fs defines that
 //     flag, "--OPT=false" when OPT is a bool flag, and nothing otherwise: an
@@ -54,7 +54,8 @@ import (
 //     swaks prompt for it if it has a Prompt, and fail otherwise. Translate
 //     does the same, after the whole line is parsed and only for occurrences
 //     that a later occurrence or --no- form did not replace, by calling
-//     prompt(canonical name); an error from prompt is returned wrapped.
+//     prompt(canonical name) (Lookup(name).Prompt is swaks's question); an
+//     error from prompt is returned wrapped.
 //     A nil prompt turns a missing value into *MissingValueError.
 //
 // An option is known if it is in Table() or fs defines it (fs may add flags
