@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/smtpprobe/smtpprobe/compose"
 	"github.com/spf13/pflag"
 )
 
@@ -27,11 +28,11 @@ type sessionFlags struct {
 	authPlaintext                bool
 	authHidePassword             string
 
-	headers, addHeaders         []string
-	body, data                  string
-	attach, attachType, attName []string
-	attachBody                  []string
-	noDataFixup, noStripFrom    bool
+	headers, addHeaders      []string
+	body, data               string
+	attachments              attachList
+	attachBody               []string
+	noDataFixup, noStripFrom bool
 
 	quitAfter      string
 	timeout        string
@@ -92,9 +93,10 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.StringArrayVar(&f.addHeaders, "add-header", nil, "\"Name: value\" header added to the message (repeatable)")
 	fs.StringVar(&f.body, "body", "", "message body: text, \"-\" for stdin, \"@file\"")
 	fs.StringVar(&f.data, "data", "", "whole message (headers and body): text, \"-\" for stdin, \"@file\"")
-	fs.StringArrayVar(&f.attach, "attach", nil, "attach a file (\"@file\", \"-\" for stdin, or text) (repeatable)")
-	fs.StringArrayVar(&f.attachType, "attach-type", nil, "MIME type of the following --attach")
-	fs.StringArrayVar(&f.attName, "attach-name", nil, "file name of the following --attach")
+	fs.Var(attachFlag{&f.attachments, "attach"}, "attach", "attach a file (\"@file\", \"-\" for stdin, or text) (repeatable)")
+	fs.Var(attachFlag{&f.attachments, "attach-type"}, "attach-type", "MIME type of the following --attach")
+	fs.Var(attachFlag{&f.attachments, "attach-name"}, "attach-name", "file name of the following --attach (no value: no name)")
+	fs.Lookup("attach-name").NoOptDefVal = optionalUnset
 	fs.StringArrayVar(&f.attachBody, "attach-body", nil, "an alternative body part (text, \"-\", \"@file\") (repeatable)")
 	fs.BoolVar(&f.noDataFixup, "no-data-fixup", false, "send --data exactly as given (no token expansion or line-ending fixes)")
 	fs.BoolVar(&f.noStripFrom, "no-strip-from", false, "keep a leading mbox \"From \" line in --data")
@@ -119,6 +121,41 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.BoolVar(&f.version, "version", false, "print the version")
 	fs.BoolVar(&f.help, "help", false, "show this help")
 	return fs
+}
+
+// attachList keeps --attach, --attach-type and --attach-name in command
+// line order: as in swaks, a type or name applies to the next --attach,
+// which separate string slices could not tell.
+type attachList struct {
+	items         []compose.Attachment
+	pendingType   string
+	pendingName   string
+	pendingNoName bool
+}
+
+// attachFlag is the pflag.Value of one of the three options.
+type attachFlag struct {
+	list *attachList
+	name string
+}
+
+func (a attachFlag) String() string { return "" }
+func (a attachFlag) Type() string   { return "string" }
+func (a attachFlag) Set(v string) error {
+	l := a.list
+	switch a.name {
+	case "attach-type":
+		l.pendingType = v
+	case "attach-name":
+		l.pendingName, l.pendingNoName = v, v == optionalUnset
+		if l.pendingNoName {
+			l.pendingName = ""
+		}
+	default:
+		l.items = append(l.items, compose.Attachment{Path: v, ContentType: l.pendingType, Name: l.pendingName, NoName: l.pendingNoName})
+		l.pendingType, l.pendingName, l.pendingNoName = "", "", false
+	}
+	return nil
 }
 
 // parseTimeout accepts swaks's forms: plain seconds ("30"), "30s", "1m", "1h".

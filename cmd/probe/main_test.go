@@ -293,3 +293,14 @@ func TestMXTargeting(t *testing.T) {
 		t.Fatalf("implicit MX: exit %d host %q", code, s.Target.Host)
 	}
 }
+
+func TestAttachTypeAppliesToNextAttach(t *testing.T) {
+	f, _, err := parseSession("probe", []string{"-t", "a@b.test", "--attach", "@a.txt", "--attach-type", "text/html", "--attach-name", "page.html", "--attach", "@b.html", "--attach", "@c.bin"}, stdio{in: strings.NewReader(""), out: &bytes.Buffer{}, err: &bytes.Buffer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.attachments.items
+	if len(got) != 3 || got[0].ContentType != "" || got[1].ContentType != "text/html" || got[1].Name != "page.html" || got[2].ContentType != "" || got[2].Name != "" {
+		t.Fatalf("attachments %+v", got)
+	}
+}

@@ -253,16 +253,7 @@ func sessionOptions(f *sessionFlags, fs *pflag.FlagSet, io stdio) (probe.Options
 	if fs.Changed("data") && f.data == "" {
 		return o, errors.New("--data: empty message")
 	}
-	for i, a := range f.attach {
-		att := compose.Attachment{Path: a}
-		if i < len(f.attachType) {
-			att.ContentType = f.attachType[i]
-		}
-		if i < len(f.attName) {
-			att.Name = f.attName[i]
-		}
-		o.Message.Attach = append(o.Message.Attach, att)
-	}
+	o.Message.Attach = f.attachments.items
 	return o, nil
 }
 
