@@ -69,8 +69,35 @@ func Run(ctx context.Context, cfg Config) *Result {
 	ctx, cancel := context.WithTimeout(ctx, cfg.SessionTimeout)
 	defer cancel()
 	s := &session{cfg: cfg, rec: cfg.Recorder, ctx: ctx, res: &Result{RcptReplies: map[string]*Reply{}}}
+	if cfg.TLSMode != TLSNone && (cfg.TLSConfig == nil || cfg.TLSConfig.RootCAs == nil) {
+		// Load the roots while connecting: they are needed at the
+		// handshake, and loading them is the slowest part of a
+		// loopback session.
+		s.systemRoots = loadRootsAsync()
+	}
 	s.run()
 	return s.res
+}
+
+func verifyText(info *transcript.TLSInfo) string {
+	if info.Verified {
+		return "verified for " + info.ServerName
+	}
+	return "NOT verified: " + info.VerifyError
+}
+
+// verifyChain checks the peer's chain for name against roots (nil: the
+// system's).
+func verifyChain(chain []*x509.Certificate, name string, roots *x509.CertPool) error {
+	if len(chain) == 0 {
+		return errors.New("server sent no certificate")
+	}
+	opts := x509.VerifyOptions{DNSName: name, Roots: roots, Intermediates: x509.NewCertPool()}
+	for _, c := range chain[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	_, err := chain[0].Verify(opts)
+	return err
 }
 
 type session struct {
@@ -89,6 +116,10 @@ type session struct {
 
 	mu  sync.Mutex
 	cur net.Conn // the connection to unblock on cancellation
+
+	// systemRoots waits for and returns the system's CA roots (nil when
+	// the user gave roots or TLS is off).
+	systemRoots func() *x509.CertPool
 }
 
 // stop records the end of the session: exit code, phase, error.
@@ -577,27 +608,21 @@ func (s *session) handshake() error {
 	roots := cfg.RootCAs
 	cfg.InsecureSkipVerify = true
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		opts := x509.VerifyOptions{DNSName: strings.Trim(name, "[]"), Roots: roots, Intermediates: x509.NewCertPool()}
-		for _, c := range cs.PeerCertificates[1:] {
-			opts.Intermediates.AddCert(c)
-		}
-		var verr error
-		if len(cs.PeerCertificates) == 0 {
-			verr = errors.New("server sent no certificate")
-		} else {
-			_, verr = cs.PeerCertificates[0].Verify(opts)
-		}
-		info.Verified = verr == nil
-		if verr != nil {
-			info.VerifyError = verr.Error()
-		}
 		for _, c := range cs.PeerCertificates {
 			info.PeerCertificates = append(info.PeerCertificates, transcript.CertInfo{
 				Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter.UTC(), DNSNames: c.DNSNames,
 			})
 		}
-		if verr != nil && s.cfg.TLSVerify {
-			return fmt.Errorf("certificate verification failed (--tls-verify): %w", verr)
+		if roots == nil && s.systemRoots != nil {
+			roots = s.systemRoots()
+		}
+		verr := verifyChain(cs.PeerCertificates, strings.Trim(name, "[]"), roots)
+		info.Verified = verr == nil
+		if verr != nil {
+			info.VerifyError = verr.Error()
+			if s.cfg.TLSVerify {
+				return fmt.Errorf("certificate verification failed (--tls-verify): %w", verr)
+			}
 		}
 		return nil
 	}
@@ -635,11 +660,7 @@ func (s *session) handshake() error {
 	s.res.TLSActive = true
 	s.br = bufio.NewReader(tc)
 	s.bw = bufio.NewWriter(tc)
-	verified := "verified"
-	if !info.Verified {
-		verified = "NOT verified: " + info.VerifyError
-	}
-	s.rec.Infof("TLS started: %s, %s; certificate %s", info.Version, info.Cipher, verified)
+	s.rec.Infof("TLS started: %s, %s; certificate %s", info.Version, info.Cipher, verifyText(info))
 	if len(info.PeerCertificates) > 0 {
 		pc := info.PeerCertificates[0]
 		s.rec.Infof("TLS peer certificate: subject %q, issuer %q, expires %s", pc.Subject, pc.Issuer, pc.NotAfter.Format("2006-01-02"))

@@ -9,10 +9,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"io"
 	"math/big"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -562,4 +564,33 @@ func (f fakeResolver) LookupIP(_ context.Context, _, host string) ([]net.IP, err
 		return nil, errors.New("no such host")
 	}
 	return ips, nil
+}
+
+func TestLoadRootsHonoursSSLCertFile(t *testing.T) {
+	srvTLS, _ := testCert(t)
+	cert, err := x509.ParseCertificate(srvTLS.Certificates[0].Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := dir + "/bundle.pem"
+	pemBytes := "-----BEGIN CERTIFICATE-----\n" + base64Lines(cert.Raw) + "-----END CERTIFICATE-----\n"
+	if err := os.WriteFile(path, []byte(pemBytes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SSL_CERT_FILE", path)
+	t.Setenv("SSL_CERT_DIR", dir)
+	if err := verifyChain([]*x509.Certificate{cert}, "localhost", loadRoots()); err != nil {
+		t.Fatalf("bundle from SSL_CERT_FILE not used: %v", err)
+	}
+}
+
+func base64Lines(b []byte) string {
+	s := base64.StdEncoding.EncodeToString(b)
+	var out strings.Builder
+	for len(s) > 64 {
+		out.WriteString(s[:64] + "\n")
+		s = s[64:]
+	}
+	return out.String() + s + "\n"
 }
