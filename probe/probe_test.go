@@ -1,0 +1,114 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/smtpprobe/smtpprobe/diagnose"
+	"github.com/smtpprobe/smtpprobe/mxlookup"
+	"github.com/smtpprobe/smtpprobe/smtpclient"
+)
+
+func TestSplitServer(t *testing.T) {
+	tests := []struct {
+		in       string
+		port     int
+		wantHost string
+		wantPort int
+		bad      bool
+	}{
+		{"mx.example.org", 0, "mx.example.org", 0, false},
+		{"mx.example.org:587", 0, "mx.example.org", 587, false},
+		{"mx.example.org:587", 25, "mx.example.org", 25, false}, // --port wins
+		{"[2001:db8::1]:465", 0, "2001:db8::1", 465, false},
+		{"[2001:db8::1]", 0, "2001:db8::1", 0, false},
+		{"127.0.0.1", 0, "127.0.0.1", 0, false},
+		{"bücher.example", 0, "xn--bcher-kva.example", 0, false},
+		{"mx.example.org:99999", 0, "", 0, true},
+		{"mx.example.org:abc", 0, "", 0, true},
+		{"mx\r\nRSET", 0, "", 0, true},
+		{":25", 0, "", 0, true},
+	}
+	for _, tt := range tests {
+		h, p, err := splitServer(tt.in, tt.port)
+		if tt.bad {
+			if err == nil || !IsUsage(err) {
+				t.Errorf("splitServer(%q) = %q %d %v, want a usage error", tt.in, h, p, err)
+			}
+			continue
+		}
+		if err != nil || h != tt.wantHost || p != tt.wantPort {
+			t.Errorf("splitServer(%q, %d) = %q %d %v, want %q %d", tt.in, tt.port, h, p, err, tt.wantHost, tt.wantPort)
+		}
+	}
+}
+
+func TestCheckAddress(t *testing.T) {
+	good := []string{"a@b.example", `"john doe"@example.org`, "user@[192.0.2.1]", "x+tag@sub.example.org"}
+	bad := []string{"", "no-at-sign", "a@", "@b", "a@b\r\nRSET", "a b@c.example", "<a@b.example>", "a@b c", strings.Repeat("a", 400) + "@b.example", "a@b\x00c"}
+	for _, a := range good {
+		if err := checkAddress(a, false); err != nil {
+			t.Errorf("checkAddress(%q) = %v", a, err)
+		}
+	}
+	for _, a := range bad {
+		if err := checkAddress(a, false); err == nil {
+			t.Errorf("checkAddress(%q) accepted", a)
+		}
+	}
+	if err := checkAddress("", true); err != nil {
+		t.Errorf("null sender refused: %v", err)
+	}
+}
+
+func TestDefaultTLSMode(t *testing.T) {
+	for port, want := range map[int]smtpclient.TLSMode{25: smtpclient.TLSOptional, 587: smtpclient.TLSRequired, 465: smtpclient.TLSImplicit, 2525: smtpclient.TLSOptional} {
+		if got := DefaultTLSMode(port); got != want {
+			t.Errorf("port %d: %v, want %v", port, got, want)
+		}
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	tests := []Options{
+		{},
+		{To: []string{"a@b.example"}, EHLO: "x y"},
+		{To: []string{"a@b.example"}, Auth: true},
+		{To: []string{"a@b.example"}, QuitAfter: "never"},
+		{To: []string{"a@b.example"}, Protocol: "uucp"},
+		{To: []string{"a@b.example"}, Server: "h", TLSCAFile: "/nonexistent.pem"},
+	}
+	for i, o := range tests {
+		if _, err := Run(context.Background(), o); err == nil || !IsUsage(err) {
+			t.Errorf("case %d: err %v, want a usage error", i, err)
+		}
+	}
+}
+
+func TestLocalDiagnosis(t *testing.T) {
+	tests := []struct {
+		res      smtpclient.Result
+		category string
+	}{
+		{smtpclient.Result{ExitCode: 2, Phase: "connect", Err: fmt.Errorf("x: %w", mxlookup.ErrNullMX)}, "no-service"},
+		{smtpclient.Result{ExitCode: 2, Phase: "connect", Err: fmt.Errorf("x: %w", mxlookup.ErrNoMailHost)}, "recipient-unknown"},
+		{smtpclient.Result{ExitCode: 2, Phase: "connect", Err: fmt.Errorf("x: %w", mxlookup.ErrTemporary)}, "temporary-server"},
+		{smtpclient.Result{ExitCode: 2, Phase: "connect", Err: errors.New("cannot connect to 192.0.2.1:25: i/o timeout")}, CategoryConnectionFailed},
+		{smtpclient.Result{ExitCode: 29, Phase: "starttls", Err: errors.New("STARTTLS response injection: ...")}, "protocol-error"},
+		{smtpclient.Result{ExitCode: 29, Phase: "starttls", Err: errors.New("TLS is required (--tls) but the server does not advertise STARTTLS")}, CategoryTLSFailed},
+		{smtpclient.Result{ExitCode: 28, Phase: "auth", Err: errors.New("refusing to send credentials over a connection without TLS")}, "tls-required"},
+		{smtpclient.Result{ExitCode: 21, Phase: "banner", Err: errors.New("no reply within 30s (--timeout) during banner")}, CategoryConnectionFailed},
+		{smtpclient.Result{ExitCode: 23, Phase: "mail", Err: errors.New("no reply within 30s (--timeout) during mail")}, "temporary-server"},
+		{smtpclient.Result{ExitCode: 6, Phase: "rcpt", Err: errors.New("connection closed by the server")}, CategoryConnectionFailed},
+		{smtpclient.Result{ExitCode: 21, Phase: "banner", Err: &smtpclient.ProtocolError{What: "an HTTP server answered"}}, "protocol-error"},
+	}
+	for _, tt := range tests {
+		d := localDiagnosis(&tt.res, diagnose.Context{RecipientDomain: "example.org"})
+		if d.Category != tt.category || d.Meaning == "" || len(d.NextSteps) == 0 && tt.category != "unknown" {
+			t.Errorf("%v: %+v, want category %s with meaning and steps", tt.res.Err, d, tt.category)
+		}
+	}
+}
