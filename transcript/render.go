@@ -84,7 +84,15 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 func WriteAnnotation(w io.Writer, r *Report, opts TextOptions) error {
 	res := r.Result
 	if res.OK && len(res.RejectedRcpts) == 0 {
-		return nil
+		what := res.MessageFate
+		if res.StoppedAfter != "" {
+			what = "stopped after " + res.StoppedAfter + " as asked (--quit-after); no message sent"
+		}
+		if what == "" {
+			return nil
+		}
+		_, err := fmt.Fprintf(w, "\n=== Session succeeded (exit 0): %s\n", Escape(what))
+		return err
 	}
 	var b strings.Builder
 	b.WriteString("\n")
