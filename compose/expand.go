@@ -193,12 +193,3 @@ func matchToken(b []byte, eof bool) (string, int, tokenStatus) {
 }
 
 func isTokenChar(c byte) bool { return c >= 'A' && c <= 'Z' || c == '_' }
-
-// expandString expands tokens in a string (no %BODY% splice).
-func expandString(s string, values map[string]string) string {
-	var out bytes.Buffer
-	e := newExpander(bytes.NewReader([]byte(s)), values, nil)
-	// Reading from an in-memory source cannot fail.
-	_, _ = out.ReadFrom(e)
-	return out.String()
-}

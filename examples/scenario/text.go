@@ -163,9 +163,7 @@ func parseReplyLine(line string) (replyLine, error) {
 	if ec, n := enhancedPrefix(rest); n > 0 {
 		r.Enhanced = ec
 		rest = rest[n:]
-		if strings.HasPrefix(rest, " ") {
-			rest = rest[1:]
-		}
+		rest = strings.TrimPrefix(rest, " ")
 	}
 	r.Text = rest
 	return r, nil

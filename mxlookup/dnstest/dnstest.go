@@ -188,7 +188,7 @@ func buildRRs(owner string, recs Records) ([]dns.RR, error) {
 	for _, a := range recs.A {
 		ip, err := netip.ParseAddr(a)
 		if err != nil || !ip.Is4() {
-			return nil, fmt.Errorf("A record %q is not an IPv4 address", a)
+			return nil, fmt.Errorf("record A %q is not an IPv4 address", a)
 		}
 		rrs = append(rrs, &dns.A{Hdr: hdr(dns.TypeA), A: ip.AsSlice()})
 	}
