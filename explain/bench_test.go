@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpprobe/smtpprobe/diagnose"
 )
 
 // mixedLog builds n lines of a mail log: the refusals of the sample files
@@ -58,12 +60,14 @@ func BenchmarkScan(b *testing.B) {
 	b.ReportMetric(float64(lines)/time.Since(start).Seconds(), "lines/s")
 }
 
-// BenchmarkExplainSummary runs the whole `probe explain --summary` path:
-// scan, diagnose every refusal, aggregate and print. It uses the fake
-// engine unless built with -tags enginebench, which uses diagnose.New().
+// BenchmarkExplainSummary runs the whole `probe explain --summary` path
+// with the real engine: scan, diagnose every refusal, aggregate and print.
 func BenchmarkExplainSummary(b *testing.B) {
 	log := mixedLog(b, 100_000)
-	eng := benchEngine(b)
+	eng, err := diagnose.New()
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.SetBytes(int64(len(log)))
 	b.ResetTimer()
 	start := time.Now()
@@ -77,33 +81,4 @@ func BenchmarkExplainSummary(b *testing.B) {
 		lines += 100_000
 	}
 	b.ReportMetric(float64(lines)/time.Since(start).Seconds(), "lines/s")
-}
-
-// TestExplainFile measures the summary path on a file named by
-// EXPLAIN_BENCH_FILE (bench/explain.sh sets it when the CLI cannot be
-// built yet) and prints lines per second; it is skipped otherwise.
-func TestExplainFile(t *testing.T) {
-	name := os.Getenv("EXPLAIN_BENCH_FILE")
-	if name == "" {
-		t.Skip("EXPLAIN_BENCH_FILE not set")
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out, errb bytes.Buffer
-	start := time.Now()
-	code := Run(context.Background(), Options{Summary: true, Diagnoser: benchEngine(t)}, nil, f, &out, &errb)
-	elapsed := time.Since(start)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
-	}
-	first, _, _ := strings.Cut(out.String(), "\n")
-	var lines int
-	if _, err := fmtSscanLines(first, &lines); err != nil {
-		t.Fatalf("summary header %q: %v", first, err)
-	}
-	t.Logf("%s", out.String())
-	t.Logf("RESULT lines=%d seconds=%.3f lines_per_sec=%.0f engine=%s", lines, elapsed.Seconds(), float64(lines)/elapsed.Seconds(), engineName)
 }
