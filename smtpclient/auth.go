@@ -40,6 +40,29 @@ func (c *cramMD5Client) Next(challenge []byte) ([]byte, error) {
 	return []byte(c.username + " " + hex.EncodeToString(mac.Sum(nil))), nil
 }
 
+// loginClient implements AUTH LOGIN (draft-murchison-sasl-login) the way
+// servers expect it in practice: no initial response, then the user name
+// and the password in answer to the two 334 prompts, whatever their text.
+// go-sasl's LOGIN client sends the user name as an initial response and
+// accepts only the prompt "Password:", which some servers word otherwise.
+type loginClient struct {
+	username, password string
+	step               int
+}
+
+func (c *loginClient) Start() (string, []byte, error) { return "LOGIN", nil, nil }
+
+func (c *loginClient) Next([]byte) ([]byte, error) {
+	c.step++
+	switch c.step {
+	case 1:
+		return []byte(c.username), nil
+	case 2:
+		return []byte(c.password), nil
+	}
+	return nil, errors.New("LOGIN: unexpected third challenge")
+}
+
 // supportedMechs are the mechanisms the probe can run, in the order tried
 // when the user names none. Inside TLS PLAIN comes first: one round trip,
 // and the channel protects it. In clear (only with --auth-plaintext),
@@ -103,7 +126,7 @@ func newSASLClient(mech, user, pass string) sasl.Client {
 	case "PLAIN":
 		return sasl.NewPlainClient("", user, pass)
 	case "LOGIN":
-		return sasl.NewLoginClient(user, pass)
+		return &loginClient{username: user, password: pass}
 	default:
 		return NewCramMD5Client(user, pass)
 	}

@@ -29,6 +29,9 @@ const (
 	TLSOptional                // STARTTLS when offered (default on port 25)
 	TLSRequired                // STARTTLS or fail (--tls; default on 587)
 	TLSImplicit                // TLS from the first byte (--tls-on-connect; default on 465)
+	// TLSOptionalStrict uses STARTTLS when offered, and fails when it is
+	// offered but refused or broken (--tls-optional-strict).
+	TLSOptionalStrict
 )
 
 func (m TLSMode) String() string {
@@ -41,6 +44,8 @@ func (m TLSMode) String() string {
 		return "required"
 	case TLSImplicit:
 		return "implicit"
+	case TLSOptionalStrict:
+		return "optional-strict"
 	}
 	return fmt.Sprintf("TLSMode(%d)", int(m))
 }

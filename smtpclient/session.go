@@ -155,7 +155,7 @@ func (s *session) run() {
 		s.quit()
 		return
 	}
-	if s.cfg.TLSMode == TLSRequired || s.cfg.TLSMode == TLSOptional {
+	if s.cfg.TLSMode == TLSRequired || s.cfg.TLSMode == TLSOptional || s.cfg.TLSMode == TLSOptionalStrict {
 		if !s.startTLS() {
 			return
 		}
@@ -191,6 +191,8 @@ func (s *session) failure(phase, command string, err error) {
 		err = fmt.Errorf("interrupted during %s", phase)
 	case errors.Is(s.ctx.Err(), context.DeadlineExceeded) || s.pastSessionDeadline():
 		err = fmt.Errorf("session deadline (--session-timeout %s) reached during %s", s.cfg.SessionTimeout, phase)
+	case errors.As(err, new(*writeStallError)):
+		err = fmt.Errorf("%w, during %s", err, phase)
 	case isTimeout(err):
 		err = fmt.Errorf("no reply within %s (--timeout) during %s", s.cfg.Timeout, phase)
 	case errors.Is(err, errClosed), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
@@ -226,6 +228,33 @@ func (s *session) deadline() {
 		d = time.Unix(1, 0)
 	}
 	_ = s.conn.SetDeadline(d)
+	// A cancellation between the check above and SetDeadline would have
+	// its past deadline overwritten: look again.
+	if s.ctx.Err() != nil {
+		_ = s.conn.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+// deadlineWriter re-arms the deadline before every write to the
+// connection, so a long message only fails when the server stops taking
+// it for --timeout, not when it takes longer than --timeout in all.
+type deadlineWriter struct{ s *session }
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	w.s.deadline()
+	n, err := w.s.conn.Write(p)
+	if err != nil && isTimeout(err) && w.s.ctx.Err() == nil && !w.s.pastSessionDeadline() {
+		err = &writeStallError{timeout: w.s.cfg.Timeout}
+	}
+	return n, err
+}
+
+// writeStallError is a write that made no progress for --timeout: the
+// server stopped reading, which is not the same as not replying.
+type writeStallError struct{ timeout time.Duration }
+
+func (e *writeStallError) Error() string {
+	return fmt.Sprintf("the server stopped reading: nothing could be sent for %s (--timeout)", e.timeout)
 }
 
 // send writes one command line. shown replaces it in the transcript when it
@@ -249,9 +278,17 @@ func (s *session) send(cmd, shown string) error {
 
 func (s *session) read() (*Reply, error) {
 	s.deadline()
-	return readReply(s.br, func(line string, code int) {
+	r, err := readReply(s.br, func(line string, code int) {
 		s.rec.Received(s.tls, line, code >= 400)
 	})
+	if r != nil {
+		// A server may echo a credential back; the transcript is already
+		// scrubbed, and so must be everything else made from the reply.
+		for i, l := range r.Lines {
+			r.Lines[i] = s.rec.Scrub(l)
+		}
+	}
+	return r, err
 }
 
 // exchange sends cmd (unless empty: the banner) and reads the reply,
@@ -306,7 +343,7 @@ func (s *session) quit() {
 		s.failure(PhaseQuit, cmd, err)
 		return
 	}
-	if r.Code != 221 && !(r.Code == 250 && s.cfg.Protocol == "lmtp") {
+	if r.Code != 221 {
 		s.stop(ExitQuit, PhaseQuit, cmd, r, nil)
 		return
 	}
@@ -425,7 +462,7 @@ func (s *session) tryAddress(h Host, addr string, canMoveOn, last bool) (bool, c
 	s.res.Host, s.res.Address, s.res.LocalAddr = h.Name, c.RemoteAddr().String(), c.LocalAddr().String()
 	s.rec.Infof("Connected to %s (%s) from %s in %.1f ms", h.Name, c.RemoteAddr(), c.LocalAddr(), transcript.Millis(s.rec.Since()-start))
 	s.br = bufio.NewReader(s.conn)
-	s.bw = bufio.NewWriter(s.conn)
+	s.bw = bufio.NewWriterSize(deadlineWriter{s}, 16*1024)
 
 	if s.cfg.TLSMode == TLSImplicit {
 		if err := s.handshake(); err != nil {
@@ -562,7 +599,7 @@ func (s *session) startTLS() bool {
 		return false
 	}
 	if r.Code != 220 {
-		if s.cfg.TLSMode == TLSRequired {
+		if s.cfg.TLSMode == TLSRequired || s.cfg.TLSMode == TLSOptionalStrict {
 			s.refused(PhaseStartTLS, cmd, r)
 			return false
 		}
@@ -604,13 +641,13 @@ func (s *session) handshake() error {
 	if net.ParseIP(strings.Trim(name, "[]")) == nil {
 		cfg.ServerName = name
 	}
-	info := &transcript.TLSInfo{ServerName: name}
+	info := &transcript.TLSInfo{ServerName: name, PeerCertificates: []transcript.CertInfo{}}
 	roots := cfg.RootCAs
 	cfg.InsecureSkipVerify = true
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 		for _, c := range cs.PeerCertificates {
 			info.PeerCertificates = append(info.PeerCertificates, transcript.CertInfo{
-				Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter.UTC(), DNSNames: c.DNSNames,
+				Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter.UTC(), DNSNames: append([]string{}, c.DNSNames...),
 			})
 		}
 		if roots == nil && s.systemRoots != nil {
@@ -659,7 +696,7 @@ func (s *session) handshake() error {
 	s.tls = true
 	s.res.TLSActive = true
 	s.br = bufio.NewReader(tc)
-	s.bw = bufio.NewWriter(tc)
+	s.bw = bufio.NewWriterSize(deadlineWriter{s}, 16*1024)
 	s.rec.Infof("TLS started: %s, %s; certificate %s", info.Version, info.Cipher, verifyText(info))
 	if len(info.PeerCertificates) > 0 {
 		pc := info.PeerCertificates[0]
@@ -692,6 +729,9 @@ func (s *session) auth() bool {
 		s.stop(ExitAuth, PhaseAuth, "", nil, err)
 		s.quitQuietly()
 		return false
+	}
+	if s.tls && s.res.TLS != nil && !s.res.TLS.Verified {
+		s.rec.Infof("Note: the credentials go over TLS whose certificate did not verify (%s): a man in the middle could read them; --tls-verify refuses that", s.res.TLS.VerifyError)
 	}
 	mechs, err := chooseMechs(s.cfg.AuthMechs, s.res.AuthMechs, s.tls)
 	if err != nil {
@@ -772,6 +812,7 @@ func (s *session) authWith(mech string) (bool, string, *Reply, error) {
 		enc := "="
 		if len(ir) > 0 {
 			enc = base64.StdEncoding.EncodeToString(ir)
+			s.rec.AddSecret(enc) // a server that echoes the payload must not leak it
 		}
 		cmd += " " + enc
 		shown += " " + transcript.Redacted
@@ -788,7 +829,9 @@ func (s *session) authWith(mech string) (bool, string, *Reply, error) {
 			_ = s.send("*", "")
 			return false, shown, nil, fmt.Errorf("AUTH %s: %w", mech, cerr)
 		}
-		r, err = s.exchange(PhaseAuth, base64.StdEncoding.EncodeToString(resp), transcript.Redacted)
+		enc := base64.StdEncoding.EncodeToString(resp)
+		s.rec.AddSecret(enc)
+		r, err = s.exchange(PhaseAuth, enc, transcript.Redacted)
 	}
 	if err != nil {
 		return false, shown, nil, err
@@ -908,35 +951,68 @@ func (s *session) data(msg io.Reader) {
 		s.failure(PhaseEndOfData, ".", err)
 		return
 	}
-	r, err = s.read()
+	replies, err := s.finalReplies()
 	s.res.RoundTrips++
 	step.DurationMS = transcript.Millis(s.rec.Since() - start)
-	if r != nil {
+	if len(replies) > 0 {
+		r = replies[0]
 		step.Reply = &transcript.Reply{Code: r.Code, EnhancedCode: r.Enhanced, Lines: r.Lines}
 	}
 	if err != nil {
 		step.Error = err.Error()
 	}
 	s.res.Steps = append(s.res.Steps, step)
+	for _, extra := range replies[min(1, len(replies)):] {
+		s.res.Steps = append(s.res.Steps, transcript.Step{Phase: PhaseEndOfData, Command: "(LMTP: next recipient's reply)",
+			StartedMS: step.StartedMS + step.DurationMS, Reply: &transcript.Reply{Code: extra.Code, EnhancedCode: extra.Enhanced, Lines: extra.Lines}})
+	}
 	if err != nil {
 		s.res.MessageFate = "unknown: the message was sent but no final reply came; it may or may not have been accepted (a real MTA would retry, risking a duplicate)"
 		s.failure(PhaseEndOfData, ".", err)
 		return
 	}
-	if r.Code != 250 {
-		if r.Permanent() {
+	// One reply per accepted recipient with LMTP (RFC 2033 §4.2), one in
+	// all with SMTP.
+	var okReply, badReply *Reply
+	if s.cfg.Protocol == "lmtp" {
+		var delivered []string
+		for i, rr := range replies {
+			rcpt := s.res.Accepted[i]
+			if rr.Code == 250 {
+				delivered = append(delivered, rcpt)
+				continue
+			}
+			s.res.Rejected = append(s.res.Rejected, rcpt)
+			s.res.RcptReplies[rcpt] = rr
+		}
+		s.res.Accepted = delivered
+	}
+	for _, rr := range replies {
+		if rr.Code == 250 && okReply == nil {
+			okReply = rr
+		}
+		if rr.Code != 250 && badReply == nil {
+			badReply = rr
+		}
+	}
+	if okReply == nil {
+		if badReply.Permanent() {
 			s.res.MessageFate = "refused after the whole message was transferred: the server did not take responsibility for it"
 		} else {
 			s.res.MessageFate = "deferred after transfer: the server did not take the message now; a real MTA would retry later"
 		}
-		s.refused(PhaseEndOfData, ".", r)
+		s.refused(PhaseEndOfData, ".", badReply)
 		return
 	}
-	s.res.Reply = r
-	s.res.QueueID = QueueID(r)
+	s.res.Reply = okReply
+	s.res.QueueID = QueueID(okReply)
 	fate := "accepted for delivery"
 	if len(s.res.Rejected) > 0 {
-		fate = fmt.Sprintf("accepted for %d of %d recipients; the others were refused at RCPT", len(s.res.Accepted), len(s.cfg.To))
+		where := "at RCPT"
+		if s.cfg.Protocol == "lmtp" {
+			where = "at RCPT or after the message (LMTP replies per recipient)"
+		}
+		fate = fmt.Sprintf("accepted for %d of %d recipients; the others were refused %s", len(s.res.Accepted), len(s.cfg.To), where)
 	}
 	if s.res.QueueID != "" {
 		fate += " (queue ID " + s.res.QueueID + ")"
@@ -946,74 +1022,98 @@ func (s *session) data(msg io.Reader) {
 	s.quit()
 }
 
-// writeBody sends the message with dot-stuffing (RFC 5321 §4.5.2) and the
-// final dot, streaming: memory does not grow with the message.
+// finalReplies reads the reply to the final dot: one, or with LMTP one per
+// accepted recipient.
+func (s *session) finalReplies() ([]*Reply, error) {
+	n := 1
+	if s.cfg.Protocol == "lmtp" {
+		n = len(s.res.Accepted)
+	}
+	var out []*Reply
+	for range n {
+		r, err := s.read()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// writeBody sends the message (RFC 5321 §4.5.2), streaming: memory does
+// not grow with the message. CR and LF only ever leave as CRLF: a bare LF
+// or a bare CR ends the line, as swaks's data fixup does for LF, so no
+// "\r.\r\n" or "\n.\n" inside the message can end DATA early at some
+// server (SMTP smuggling); lines starting with "." are dot-stuffed.
 func (s *session) writeBody(msg io.Reader) (int64, error) {
 	s.rec.BeginBody()
-	br := bufio.NewReaderSize(msg, 32*1024)
-	var total int64
-	var line []byte
+	var (
+		total     int64
+		buf       = make([]byte, 32*1024)
+		shown     []byte // the current line as shown in the transcript (capped)
+		lineStart = true
+		pendingCR = false
+	)
+	endLine := func() error {
+		if _, err := s.bw.WriteString("\r\n"); err != nil {
+			return err
+		}
+		total += 2
+		s.rec.BodyLine(s.tls, string(shown))
+		shown, lineStart = shown[:0], true
+		return nil
+	}
 	for {
-		chunk, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A line longer than the buffer: stream it without holding it.
-			if len(line) == 0 && len(chunk) > 0 && chunk[0] == '.' {
-				if werr := s.bw.WriteByte('.'); werr != nil {
-					return total, werr
+		n, rerr := msg.Read(buf)
+		for _, c := range buf[:n] {
+			if pendingCR {
+				pendingCR = false
+				if err := endLine(); err != nil {
+					return total, err
+				}
+				if c == '\n' {
+					continue
 				}
 			}
-			if len(line) < 1000 {
-				line = append(line, chunk[:min(len(chunk), 1000-len(line))]...)
-			}
-			if _, werr := s.bw.Write(chunk); werr != nil {
-				return total, werr
-			}
-			total += int64(len(chunk))
-			s.deadline()
-			continue
-		}
-		if len(chunk) > 0 {
-			started := len(line) > 0
-			if !started && chunk[0] == '.' {
-				if werr := s.bw.WriteByte('.'); werr != nil {
-					return total, werr
+			switch c {
+			case '\r':
+				pendingCR = true
+				continue
+			case '\n':
+				if err := endLine(); err != nil {
+					return total, err
 				}
+				continue
 			}
-			text := chunk
-			hasNL := text[len(text)-1] == '\n'
-			text = []byte(strings.TrimRight(string(text), "\r\n"))
-			if _, werr := s.bw.Write(text); werr != nil {
-				return total, werr
-			}
-			total += int64(len(text))
-			if hasNL || err != nil {
-				if _, werr := s.bw.WriteString("\r\n"); werr != nil {
-					return total, werr
+			if lineStart && c == '.' {
+				if err := s.bw.WriteByte('.'); err != nil {
+					return total, err
 				}
-				total += 2
-				shown := append(line, text...)
-				s.rec.BodyLine(s.tls, string(shown[:min(len(shown), 1000)]))
-				line = line[:0]
-			} else {
-				line = append(line, text...)
+				total++
+			}
+			lineStart = false
+			if err := s.bw.WriteByte(c); err != nil {
+				return total, err
+			}
+			total++
+			if len(shown) < 1000 {
+				shown = append(shown, c)
 			}
 		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				return total, fmt.Errorf("reading the message: %w", err)
-			}
+		if rerr == io.EOF {
 			break
 		}
-		if s.bw.Buffered() > 16*1024 {
-			s.deadline()
-			if werr := s.bw.Flush(); werr != nil {
-				return total, werr
-			}
+		if rerr != nil {
+			return total, fmt.Errorf("reading the message: %w", rerr)
+		}
+	}
+	if pendingCR || !lineStart {
+		if err := endLine(); err != nil {
+			return total, err
 		}
 	}
 	s.rec.EndBody(s.tls)
 	s.rec.Sent(s.tls, ".")
-	s.deadline()
 	if _, err := s.bw.WriteString(".\r\n"); err != nil {
 		return total, err
 	}

@@ -327,8 +327,10 @@ func applyTLS(o *probe.Options, f *sessionFlags) error {
 	switch {
 	case f.tls:
 		o.TLSMode, o.TLSModeSet = smtpclient.TLSRequired, true
-	case f.tlsOptional, f.tlsOptionalStrict:
+	case f.tlsOptional:
 		o.TLSMode, o.TLSModeSet = smtpclient.TLSOptional, true
+	case f.tlsOptionalStrict:
+		o.TLSMode, o.TLSModeSet = smtpclient.TLSOptionalStrict, true
 	case f.tlsOnConnect:
 		o.TLSMode, o.TLSModeSet = smtpclient.TLSImplicit, true
 	case f.noTLS:
