@@ -71,6 +71,10 @@ type Options struct {
 	ToolName    string    // X-Mailer and the default body ("smtpprobe" if empty)
 	ToolVersion string    // X-Mailer, the default body and %SWAKS_VERSION%
 	Stdin       io.Reader // what "-" reads; nil makes "-" an error
+	// SpoolStdin copies standard input to a temporary file during Build
+	// even when it is used once: the caller then knows the whole input has
+	// arrived before it starts a session with deadlines.
+	SpoolStdin bool
 
 	// Rand is the random source of the Message-ID and the MIME boundaries;
 	// nil means crypto/rand. Tests inject a fixed source for golden output.

@@ -181,6 +181,20 @@ func (b *builder) openFile(path, what string) (*source, error) {
 	}
 }
 
+// UsesStdin reports whether the message reads standard input ("-" for
+// --data, --body, an attachment or an attachment body).
+func UsesStdin(o Options) bool {
+	if o.Data == "-" || o.Body == "-" {
+		return true
+	}
+	for _, a := range append(append([]Attachment(nil), o.Attach...), o.AttachBody...) {
+		if a.Path == "-" {
+			return true
+		}
+	}
+	return false
+}
+
 // prepareStdin decides how "-" is served. Used once, standard input is
 // streamed. Used several times (swaks allows "-" for the body and several
 // attachments, each getting the same content), it is first copied to a
@@ -207,7 +221,7 @@ func (b *builder) prepareStdin() error {
 	if uses == 0 || o.Stdin == nil {
 		return nil
 	}
-	if uses == 1 {
+	if uses == 1 && !o.SpoolStdin {
 		b.stdin = &source{what: "standard input", once: o.Stdin, onceName: "standard input"}
 		return nil
 	}

@@ -197,31 +197,58 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		QuitAfter: quitAfter, Timeout: o.Timeout, SessionTimeout: o.SessionTimeout,
 		Recorder: rec,
 	}
-	msgOpts := o.Message
-	cfg.OpenMessage = func() (io.ReadCloser, int64, error) {
-		if msgOpts.Hostname == "" {
-			msgOpts.Hostname = "smtpprobe.invalid"
+	if sendsMessage(quitAfter) {
+		// Build the message before connecting: a bad option or an
+		// unreadable file is a usage error found at once, and standard
+		// input is read completely, outside any SMTP deadline.
+		if o.Message.Hostname == "" {
+			o.Message.Hostname = smtpclient.DefaultEHLOName(ctx, nil)
 		}
-		m, err := compose.Build(msgOpts)
+		o.Message.SpoolStdin = compose.UsesStdin(o.Message)
+		msg, err := buildMessage(ctx, o.Message)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
-		return readCloser{Reader: m.Reader, close: m.Close}, m.Size, nil
+		defer msg.Close()
+		cfg.OpenMessage = func() (io.ReadCloser, int64, error) {
+			return io.NopCloser(msg.Reader), msg.Size, nil
+		}
 	}
 	res := smtpclient.Run(ctx, cfg)
 	return finish(report, rec, o, res, nil), res, nil
 }
 
-type readCloser struct {
-	io.Reader
-	close func() error
-}
+// sendsMessage reports whether a session with this --quit-after value
+// gets as far as DATA.
+func sendsMessage(quitAfter string) bool { return quitAfter == "" }
 
-func (r readCloser) Close() error {
-	if r.close == nil {
-		return nil
+// ErrInterrupted is returned when the user interrupts before the session.
+var ErrInterrupted = errors.New("interrupted")
+
+// buildMessage composes the message; reading standard input can block for
+// as long as the user likes, so it gives way to ctx.
+func buildMessage(ctx context.Context, mo compose.Options) (*compose.Message, error) {
+	type built struct {
+		m   *compose.Message
+		err error
 	}
-	return r.close()
+	ch := make(chan built, 1)
+	go func() {
+		m, err := compose.Build(mo)
+		ch <- built{m, err}
+	}()
+	select {
+	case b := <-ch:
+		if b.err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("the message: %w", b.err)}
+		}
+		if b.m.Close == nil {
+			b.m.Close = func() error { return nil }
+		}
+		return b.m, nil
+	case <-ctx.Done():
+		return nil, ErrInterrupted
+	}
 }
 
 // mxHosts resolves the first recipient's domain into candidate hosts.
@@ -362,6 +389,9 @@ func finish(report *transcript.Report, rec *transcript.Recorder, o Options, res 
 // that otherwise succeeded; nil when nothing was refused.
 func diagnosis(o Options, res *smtpclient.Result, rec *transcript.Recorder) *diagnose.Diagnosis {
 	reply, phase := res.Reply, res.Phase
+	if res.ExitCode == smtpclient.ExitInterrupted {
+		return nil // the user stopped it: nothing to explain
+	}
 	if res.OK() {
 		if len(res.Rejected) == 0 {
 			return nil

@@ -20,6 +20,9 @@ const (
 	ExitXCLIENT        = 33 // reserved
 	ExitHeloAfterXCLNT = 34 // reserved
 	ExitProxy          = 35 // reserved
+	// ExitInterrupted (128+SIGINT, the shell's convention) is for Ctrl-C,
+	// so a script can tell an interrupted probe from a refusal.
+	ExitInterrupted = 130
 )
 
 // Phases of a session (DESIGN.md).
@@ -75,6 +78,8 @@ func ExitMeaning(code int) string {
 		return "EHLO after XCLIENT rejected"
 	case ExitProxy:
 		return "PROXY header error"
+	case ExitInterrupted:
+		return "interrupted"
 	}
 	return "unknown exit code"
 }

@@ -189,6 +189,7 @@ func (s *session) failure(phase, command string, err error) {
 	switch {
 	case errors.Is(s.ctx.Err(), context.Canceled):
 		err = fmt.Errorf("interrupted during %s", phase)
+		code = ExitInterrupted
 	case errors.Is(s.ctx.Err(), context.DeadlineExceeded) || s.pastSessionDeadline():
 		err = fmt.Errorf("session deadline (--session-timeout %s) reached during %s", s.cfg.SessionTimeout, phase)
 	case errors.As(err, new(*writeStallError)):
@@ -446,11 +447,14 @@ func (s *session) tryAddress(h Host, addr string, canMoveOn, last bool) (bool, c
 	if err != nil {
 		s.rec.Errorf("cannot connect to %s: %v", addr, unwrapOpError(err))
 		return false, connectFailure{reason: "connect failed: " + unwrapOpError(err).Error(), apply: func() {
-			e := fmt.Errorf("cannot connect to %s: %w", addr, err)
-			if s.ctx.Err() != nil {
-				e = fmt.Errorf("cannot connect to %s: %w", addr, s.ctx.Err())
+			switch {
+			case errors.Is(s.ctx.Err(), context.Canceled):
+				s.stop(ExitInterrupted, PhaseConnect, "", nil, fmt.Errorf("interrupted while connecting to %s", addr))
+			case s.ctx.Err() != nil:
+				s.stop(ExitConnect, PhaseConnect, "", nil, fmt.Errorf("cannot connect to %s: %w", addr, s.ctx.Err()))
+			default:
+				s.stop(ExitConnect, PhaseConnect, "", nil, fmt.Errorf("cannot connect to %s: %w", addr, err))
 			}
-			s.stop(ExitConnect, PhaseConnect, "", nil, e)
 		}}
 	}
 	s.raw = &rawConn{Conn: c}

@@ -525,7 +525,7 @@ func TestInterrupt(t *testing.T) {
 	time.AfterFunc(200*time.Millisecond, cancel)
 	start := time.Now()
 	res := Run(ctx, cfg)
-	if time.Since(start) > 2*time.Second || res.ExitCode != ExitBanner || !strings.Contains(res.Err.Error(), "interrupted") {
+	if time.Since(start) > 2*time.Second || res.ExitCode != ExitInterrupted || !strings.Contains(res.Err.Error(), "interrupted") {
 		t.Fatalf("exit %d err %v after %s", res.ExitCode, res.Err, time.Since(start))
 	}
 }

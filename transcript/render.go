@@ -177,7 +177,7 @@ func WriteJSON(w io.Writer, r *Report) error {
 // WriteMarkdown writes the session as Markdown for a support ticket.
 func WriteMarkdown(w io.Writer, r *Report, opts TextOptions) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## SMTP probe of %s port %d\n\n", r.Target.Host, r.Target.Port)
+	fmt.Fprintf(&b, "## SMTP probe of %s port %d\n\n", strings.ReplaceAll(Escape(r.Target.Host), "`", "'"), r.Target.Port)
 	fmt.Fprintf(&b, "| | |\n|---|---|\n")
 	row := func(k, v string) {
 		if v != "" {
@@ -201,7 +201,10 @@ func WriteMarkdown(w io.Writer, r *Report, opts TextOptions) error {
 	} else {
 		row("result", fmt.Sprintf("failed at %s (exit %d: %s)", r.Result.Phase, r.Result.ExitCode, r.Result.ExitMeaning))
 	}
-	b.WriteString("\n### Transcript\n\n```\n")
+	// A server's text may hold backticks: the fence must be longer than
+	// any run of them, or the reply would close the code block.
+	fence := codeFence(r)
+	b.WriteString("\n### Transcript\n\n" + fence + "\n")
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
@@ -210,20 +213,51 @@ func WriteMarkdown(w io.Writer, r *Report, opts TextOptions) error {
 			return err
 		}
 	}
-	if _, err := io.WriteString(w, "```\n"); err != nil {
+	if _, err := io.WriteString(w, fence+"\n"); err != nil {
 		return err
 	}
 	if r.Result.OK && len(r.Result.RejectedRcpts) == 0 {
 		return nil
 	}
-	if _, err := io.WriteString(w, "\n### Diagnosis\n\n```\n"); err != nil {
+	if _, err := io.WriteString(w, "\n### Diagnosis\n\n"+fence+"\n"); err != nil {
 		return err
 	}
 	if err := WriteAnnotation(w, r, opts); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, "```\n")
+	_, err := io.WriteString(w, fence+"\n")
 	return err
+}
+
+// codeFence is a run of backticks longer than any in the report's text.
+func codeFence(r *Report) string {
+	longest := 0
+	count := func(s string) {
+		run := 0
+		for i := 0; i < len(s); i++ {
+			if s[i] == '`' {
+				run++
+				longest = max(longest, run)
+			} else {
+				run = 0
+			}
+		}
+	}
+	for _, e := range r.Events {
+		count(e.Text)
+	}
+	if d := r.Diagnosis; d != nil {
+		count(d.Reply)
+		count(d.Meaning)
+		for _, s := range d.NextSteps {
+			count(s)
+		}
+		for _, s := range d.Evidence {
+			count(s)
+		}
+	}
+	count(r.Result.Error)
+	return strings.Repeat("`", max(3, longest+1))
 }
 
 // Millis converts a duration to fractional milliseconds for JSON.

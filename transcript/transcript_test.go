@@ -160,3 +160,15 @@ func TestWriteMarkdown(t *testing.T) {
 		}
 	}
 }
+
+func TestMarkdownFenceOutlastsServerBackticks(t *testing.T) {
+	r := sampleReport()
+	r.Events = append(r.Events, Event{Dir: Recv, Text: "550 see ```` here"})
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, r, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "\n`````\n") {
+		t.Fatalf("fence not longer than the server's backticks:\n%s", b.String())
+	}
+}

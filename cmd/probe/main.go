@@ -35,7 +35,14 @@ type stdio struct {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], osStdio())
+	// The first Ctrl-C ends the session cleanly (what was recorded is still
+	// printed); restoring the default handling then lets a second one kill
+	// a probe stuck where no context reaches, such as a terminal read.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	code := run(ctx, os.Args[1:], osStdio(ctx))
 	stop()
 	os.Exit(code)
 }

@@ -304,3 +304,35 @@ func TestAttachTypeAppliesToNextAttach(t *testing.T) {
 		t.Fatalf("attachments %+v", got)
 	}
 }
+
+func TestMessageFromStdin(t *testing.T) {
+	h, p := startScenario(t, "malformed-message")
+	msg := "From: a@client.example\r\nTo: bob@example.test\r\nSubject: no date\r\n\r\nbody\r\n"
+	code, out, errOut := runCLI(t, msg, "-s", h, "-p", p, "-t", "bob@example.test", "--data", "-", "--json")
+	if code != 26 {
+		t.Fatalf("exit %d, want 26 (the server saw the message without Date)\n%s\n%s", code, out, errOut)
+	}
+	withDate := "Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n" + msg
+	if code, out, errOut := runCLI(t, withDate, "-s", h, "-p", p, "-t", "bob@example.test", "--data", "-"); code != 0 {
+		t.Fatalf("exit %d with a Date header\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestPasswordNeverEchoed(t *testing.T) {
+	h, p := startScenario(t, "submission-ok")
+	for _, args := range [][]string{
+		{"-s", h, "-p", p, "-t", "a@b.test", "-au", "demo", "-ap", "-Secr3tPw"},
+		{"-s", h, "-p", p, "-t", "a@b.test", "-au", "demo", "--auth-password", "--Secr3tPw"},
+		{"relay-check", "-s", h, "-p", p, "-au", "demo", "--auth-pass", "-Secr3tPw"},
+	} {
+		code, out, errOut := runCLI(t, "", args...)
+		if code != 1 || strings.Contains(out+errOut, "Secr3tPw") || !strings.Contains(errOut, "--auth-password=VALUE") {
+			t.Fatalf("%q: exit %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+	// Every occurrence is hidden in the JSON command, not only the last.
+	code, out, _ := runCLI(t, "", "-s", h, "-p", p, "--tls", "-t", "a@b.test", "-au", "demo", "-ap", "old-Secr3t", "--auth-password=demo-password", "--quit-after", "auth", "--json")
+	if code != 0 || strings.Contains(out, "Secr3t") || strings.Contains(out, "demo-password") {
+		t.Fatalf("exit %d, password in JSON:\n%s", code, out)
+	}
+}

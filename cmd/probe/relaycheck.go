@@ -8,7 +8,6 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/diagnose"
 	"github.com/smtpprobe/smtpprobe/relaycheck"
-	"github.com/smtpprobe/smtpprobe/swaksargs"
 	"github.com/spf13/pflag"
 )
 
@@ -62,7 +61,7 @@ func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 	fs.Lookup("to").Usage = "a local recipient of the server (default: postmaster@DOMAIN)"
 	fs.Lookup("from").Usage = "MAIL FROM for the authenticated checks (default: the AUTH user when it is an address)"
 
-	canon, err := swaksargs.Translate(args, fs, io.prompter(map[string]bool{"auth-password": true}))
+	canon, err := translateArgs(args, fs, io)
 	if err == nil {
 		err = fs.Parse(canon)
 	}

@@ -43,7 +43,7 @@ func parseSession(name string, args []string, io stdio) (*sessionFlags, *pflag.F
 	if io.environ != nil {
 		args = append(swaksargs.EnvArgs(io.environ()), args...)
 	}
-	canon, err := swaksargs.Translate(args, fs, io.prompter(map[string]bool{"auth-password": true}))
+	canon, err := translateArgs(args, fs, io)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -153,6 +153,10 @@ func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*tra
 		}
 	}
 	report, err := probe.Run(ctx, opts)
+	if errors.Is(err, probe.ErrInterrupted) {
+		fmt.Fprintf(w, "*** interrupted\n")
+		return nil, smtpclient.ExitInterrupted
+	}
 	if err != nil {
 		fmt.Fprintf(w, "*** %v\n", err)
 		return nil, smtpclient.ExitUsage
@@ -421,18 +425,6 @@ func defaultFrom() string {
 	return name + "@" + host
 }
 
-// redactArgv hides the password in the argv recorded in reports.
-func redactArgv(argv []string, password string, show bool) []string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		if !show && len(password) >= 1 && strings.Contains(a, password) {
-			a = strings.ReplaceAll(a, password, transcript.Redacted)
-		}
-		out[i] = a
-	}
-	return out
-}
-
 // fsUsages lists the flags with their swaks short forms; pflag's own
 // listing would show the internal marker of optional values.
 func fsUsages(fs *pflag.FlagSet) string {
@@ -470,6 +462,10 @@ func fsUsages(fs *pflag.FlagSet) string {
 }
 
 func usageError(io stdio, err error) int {
+	if errors.Is(err, errInterrupted) {
+		fmt.Fprintln(io.err, "probe: interrupted")
+		return smtpclient.ExitInterrupted
+	}
 	fmt.Fprintf(io.err, "probe: %v\n", err)
 	fmt.Fprintln(io.err, "Run 'probe --help' for usage.")
 	return smtpclient.ExitUsage

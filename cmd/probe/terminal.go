@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -9,19 +11,44 @@ import (
 	"golang.org/x/term"
 )
 
-func osStdio() stdio {
+func osStdio(ctx context.Context) stdio {
+	fd := int(os.Stdin.Fd())
 	return stdio{
 		in: os.Stdin, out: os.Stdout, err: os.Stderr,
-		isTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
+		isTerminal: func() bool { return term.IsTerminal(fd) },
 		readPassword: func() (string, error) {
-			b, err := term.ReadPassword(int(os.Stdin.Fd()))
-			fmt.Fprintln(os.Stderr)
-			return string(b), err
+			// ReadPassword turns echo off until it returns; on Ctrl-C it
+			// would not return, so the terminal is restored here.
+			state, err := term.GetState(fd)
+			if err != nil {
+				return "", err
+			}
+			type answer struct {
+				b   []byte
+				err error
+			}
+			ch := make(chan answer, 1)
+			go func() {
+				b, err := term.ReadPassword(fd)
+				ch <- answer{b, err}
+			}()
+			select {
+			case a := <-ch:
+				fmt.Fprintln(os.Stderr)
+				return string(a.b), a.err
+			case <-ctx.Done():
+				_ = term.Restore(fd, state)
+				fmt.Fprintln(os.Stderr)
+				return "", errInterrupted
+			}
 		},
 		getenv:  os.Getenv,
 		environ: os.Environ,
 	}
 }
+
+// errInterrupted ends a prompt on Ctrl-C (exit 130, not a usage error).
+var errInterrupted = errors.New("interrupted")
 
 // prompter asks for a missing option value, but only on a terminal: swaks
 // prompts forever on a closed stdin, a script deserves a usage error.
