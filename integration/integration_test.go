@@ -695,6 +695,16 @@ func TestRelayCheck(t *testing.T) {
 		// Submission is configured as it should be: every check passes.
 		{"correct submission", "SMTPPROBE_PORT_SUBMISSION", append([]string{"--role", "submission", "--tls"}, creds...), 0, "pass",
 			every("pass")},
+		// Implicit TLS takes local mail without AUTH and lets a user send
+		// as anyone: findings, not failures.
+		{"implicit TLS submission", "SMTPPROBE_PORT_IMPLICIT", append([]string{"--role", "submission", "--tls-on-connect"}, creds...), 0, "warn",
+			map[string]string{"open-relay": "pass", "starttls": "pass", "auth-valid": "pass", "relay-after-auth": "pass",
+				"auth-invalid": "pass", "local-delivery": "warn", "sender-mismatch": "warn"}},
+		{"Exim MX", "SMTPPROBE_PORT_EXIM", []string{"--role", "mx"}, 0, "pass",
+			map[string]string{"open-relay": "pass", "open-relay/null-sender": "pass", "local-delivery": "pass", "auth-before-tls": "pass", "starttls": "pass"}},
+		// A 554 greeting refuses this client: nothing can be checked.
+		{"554 banner", "SMTPPROBE_PORT_BANNER554", []string{"--role", "mx"}, 2, "skip",
+			map[string]string{"open-relay": "skip", "local-delivery": "skip"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

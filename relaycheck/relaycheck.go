@@ -68,7 +68,7 @@ func CheckNames() []string {
 // Exit codes of a relay check (the CLI returns them).
 const (
 	ExitOK          = 0
-	ExitUnreachable = smtpclient.ExitConnect // 2: the first session got no SMTP greeting
+	ExitUnreachable = smtpclient.ExitConnect // 2: the first session got no SMTP greeting, or one refusing this client
 	ExitFailed      = 3                      // at least one check failed
 )
 

@@ -190,7 +190,9 @@ func (rn *runner) run() {
 	}
 	relay := rn.session(spec{name: "relay-foreign", purpose: "unauthenticated: outside sender to an outside recipient and the relay tricks",
 		checks: checks, from: t.ForeignSender, to: to, tls: rn.unauthTLS()})
-	if rn.down == "" && (relay.res == nil || relay.res.Banner == nil) {
+	// No greeting, or a greeting that refuses this client (554 at
+	// connect): nothing about relaying can be learnt from here.
+	if rn.down == "" && (relay.res == nil || relay.res.Banner == nil || relay.res.Banner.Code/100 != 2) {
 		rn.unreachable(relay.failReason())
 	}
 	rn.add(rn.judgeRelay(CheckOpenRelay, relay, t.ForeignRecipient, false,
