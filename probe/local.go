@@ -68,13 +68,22 @@ func localDiagnosis(res *smtpclient.Result, ctx diagnose.Context) *diagnose.Diag
 		d.Category, d.Party = CategoryConnectionFailed, diagnose.PartyReceivingServer
 		d.Meaning = "The connection opened but no banner came: the server is overloaded or tarpitting, or the port expects TLS from the first byte (port 465)."
 		d.NextSteps = []string{"On port 465 use --tls-on-connect.", "Raise --timeout: some servers delay the banner on purpose (postscreen greet pause, sendmail greet_pause)."}
+	case strings.Contains(msg, "stopped reading"):
+		d.Category, d.Party = "temporary-server", diagnose.PartyReceivingServer
+		d.Meaning = "The server stopped taking the message in the middle of DATA: it is overloaded, its disk is full, or a filter in front of it stalled."
+		d.NextSteps = []string{"Retry with a longer --timeout; if it repeats, look at the server's log and disk space at that time."}
 	case strings.Contains(msg, "within") || strings.Contains(msg, "deadline"):
 		d.Category, d.Party = "temporary-server", diagnose.PartyReceivingServer
-		d.Meaning = "The server stopped answering during " + res.Phase + ": " + msg
-		d.NextSteps = []string{"Retry with a longer --timeout; a server that goes silent mid-session is overloaded, tarpitting or broken.", "If it happens after the final dot, the message may have been accepted anyway: check before resending."}
+		d.Meaning = "The server stopped answering during " + phaseName(res.Phase) + ": it sent nothing within the time allowed. Servers go silent when they are overloaded, tarpit a suspected spammer, or wait on a slow DNS or content check."
+		d.NextSteps = []string{"Retry with a longer --timeout (RFC 5321 §4.5.3.2 allows servers minutes at some steps)."}
+		if res.Phase == smtpclient.PhaseEndOfData {
+			d.NextSteps = append(d.NextSteps, "The whole message was sent: it may have been accepted anyway. Check the recipient or the server's log before resending, or it may arrive twice.")
+		} else {
+			d.NextSteps = append(d.NextSteps, "If it repeats, look at the server's log for this connection: a slow DNS lookup or policy service is the usual cause.")
+		}
 	case res.ExitCode == smtpclient.ExitClosed:
 		d.Category, d.Party = CategoryConnectionFailed, diagnose.PartyReceivingServer
-		d.Meaning = "The server closed the connection without a reply during " + res.Phase + "; servers do this when they drop suspected abusers, when a middlebox cuts the session, or when they crash."
+		d.Meaning = "The server closed the connection without a reply during " + phaseName(res.Phase) + "; servers do this when they drop suspected abusers, when a middlebox cuts the session, or when they crash."
 		d.NextSteps = []string{"Retry once; if it repeats, look at the server's log for the connection from your IP at that time.", "Check DNSBLs for your IP: some servers drop listed clients without a reply."}
 	default:
 		var pe *smtpclient.ProtocolError
@@ -89,4 +98,21 @@ func localDiagnosis(res *smtpclient.Result, ctx diagnose.Context) *diagnose.Diag
 	}
 	d.Evidence = append(d.Evidence, "the session failed without an SMTP reply to classify")
 	return d
+}
+
+// phaseName names a phase the way users know the command.
+func phaseName(p string) string {
+	switch p {
+	case smtpclient.PhaseHelo:
+		return "EHLO/HELO"
+	case smtpclient.PhaseEndOfData:
+		return "the wait for the reply to the final dot"
+	case smtpclient.PhaseMail:
+		return "MAIL FROM"
+	case smtpclient.PhaseRcpt:
+		return "RCPT TO"
+	case smtpclient.PhaseBanner:
+		return "the greeting"
+	}
+	return strings.ToUpper(p)
 }

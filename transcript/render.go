@@ -99,7 +99,13 @@ func WriteAnnotation(w io.Writer, r *Report, opts TextOptions) error {
 	if res.OK {
 		fmt.Fprintf(&b, "=== Session succeeded, but %d recipient(s) were refused\n", len(res.RejectedRcpts))
 	} else {
-		fmt.Fprintf(&b, "*** Session failed at %s (exit %d: %s)\n", phaseLabel(res.Phase), res.ExitCode, res.ExitMeaning)
+		if res.Reply != nil && res.Reply.Code >= 400 {
+			fmt.Fprintf(&b, "*** Session failed at %s (exit %d: %s)\n", phaseLabel(res.Phase), res.ExitCode, res.ExitMeaning)
+		} else {
+			// No refusal: the exit code is the step's (swaks's rule), its
+			// name would mislead ("EHLO rejected" for a silent server).
+			fmt.Fprintf(&b, "*** Session failed at %s (exit %d)\n", phaseLabel(res.Phase), res.ExitCode)
+		}
 	}
 	field := func(name, value string) {
 		if value == "" {
