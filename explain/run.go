@@ -207,7 +207,7 @@ type writer struct {
 // record is the JSON of one diagnosis: the Diagnosis object of DESIGN.md,
 // extended with where the reply was found.
 type record struct {
-	Source       string `json:"source,omitempty"`
+	FoundIn      string `json:"found_in,omitempty"` // the kind of input (dsn, postfix-log...): "source" is the rule's citation
 	Line         int    `json:"line,omitempty"`
 	RemoteHost   string `json:"remote_host,omitempty"`
 	RemoteIP     string `json:"remote_ip,omitempty"`
@@ -297,7 +297,7 @@ func encodeRecord(f Finding, d diagnose.Diagnosis, indent bool) ([]byte, error) 
 	if src == SourceArgument {
 		src = "" // the plain contract object for a plain argument
 	}
-	rb, err := json.Marshal(record{Source: src, Line: f.Line, RemoteHost: f.Host, RemoteIP: f.HostIP,
+	rb, err := json.Marshal(record{FoundIn: src, Line: f.Line, RemoteHost: f.Host, RemoteIP: f.HostIP,
 		ClientHost: f.ClientHost, ClientIP: f.ClientIP, Sender: f.Sender, Recipient: f.Recipient,
 		Status: f.Status, Truncated: f.Truncated, Unterminated: f.Unterminated})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -171,7 +172,7 @@ func TestRunStdinJSONLines(t *testing.T) {
 	}{{2, "bob@example.com", "relay-denied"}, {4, "max@example.com", "recipient-unknown"}}
 	for i, w := range want {
 		m := recs[i]
-		if m["line"] != w.line || m["recipient"] != w.rcpt || m["category"] != w.cat || m["source"] != SourcePostfix ||
+		if m["line"] != w.line || m["recipient"] != w.rcpt || m["category"] != w.cat || m["found_in"] != SourcePostfix ||
 			m["phase"] != "rcpt" || m["remote_host"] != "mx1.example.com" || m["remote_ip"] != "203.0.113.10" {
 			t.Errorf("record %d = %v", i, m)
 		}
@@ -307,6 +308,59 @@ func TestValidatePhase(t *testing.T) {
 	for _, p := range []string{"RCPT", "rcpt ", "eod", "end_of_data"} {
 		if err := ValidatePhase(p); err == nil {
 			t.Errorf("ValidatePhase(%q) accepted", p)
+		}
+	}
+}
+
+// TestJSONHasNoDuplicateKeys runs the real engine, whose diagnoses carry a
+// "source" of their own, over every sample input.
+func TestJSONHasNoDuplicateKeys(t *testing.T) {
+	eng, err := diagnose.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"testdata/postfix.log", "testdata/exim.log", "testdata/dsn-fields.txt", "testdata/postfix-bounce.eml"} {
+		in, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		if code := Run(context.Background(), Options{JSON: true, Diagnoser: eng}, nil, bytes.NewReader(in), &out, &errb); code != 0 {
+			t.Fatalf("%s: exit %d %s", name, code, errb.String())
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			dec := json.NewDecoder(strings.NewReader(line))
+			seen := map[string]bool{}
+			depth := 0
+			for {
+				tok, err := dec.Token()
+				if err != nil {
+					break
+				}
+				switch v := tok.(type) {
+				case json.Delim:
+					if v == '{' || v == '[' {
+						depth++
+					} else {
+						depth--
+					}
+				case string:
+					if depth == 1 && dec.More() {
+						// A key at the top level is followed by its value.
+						if seen[v] {
+							t.Fatalf("%s: duplicate key %q in %s", name, v, line)
+						}
+						seen[v] = true
+						var skip json.RawMessage
+						if err := dec.Decode(&skip); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			if !seen["found_in"] {
+				t.Fatalf("%s: no found_in: %s", name, line)
+			}
 		}
 	}
 }
