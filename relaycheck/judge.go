@@ -22,6 +22,13 @@ var senderCategories = map[string]bool{
 	"sender-rejected": true, "sender-domain-invalid": true, "spf-fail": true, "dmarc-policy": true,
 }
 
+// Categories that refuse the client itself (its IP, its name, its rate):
+// the server never got as far as deciding about relaying, so a refusal
+// proves nothing, and a client that is not listed might be relayed.
+var clientCategories = map[string]bool{
+	"ip-blocklisted": true, "ip-reputation": true, "rdns-ptr": true, "rate-limit": true,
+}
+
 // Categories that mean "authenticate (or encrypt) first".
 var authCategories = map[string]bool{
 	"auth-required": true, "tls-required": true,
@@ -88,6 +95,9 @@ func (rn *runner) judgeRelay(name string, o *outcome, rcpt string, trick bool, w
 	c.Diagnosis = rn.diagnose(r, smtpclient.PhaseRcpt, o, o.spec.from, rcpt)
 	cat := category(c.Diagnosis)
 	switch {
+	case clientCategories[cat]:
+		c.Verdict = Skip
+		c.Detail = fmt.Sprintf("%s: inconclusive: the server refused this client itself (%s), not the relaying; run the check from an address the server does not block.", what, cat)
 	case r.Code >= 500:
 		c.Verdict = Pass
 		c.Detail = fmt.Sprintf("%s: refused at RCPT (%s).", what, cat)
@@ -192,6 +202,9 @@ func (rn *runner) judgeLocal(o *outcome) Check {
 	case senderCategories[cat]:
 		c.Verdict = Skip
 		c.Detail = fmt.Sprintf("%s: inconclusive, the sender was refused (%s); give --foreign-from a sender the server accepts.", what, cat)
+	case clientCategories[cat]:
+		c.Verdict = Skip
+		c.Detail = fmt.Sprintf("%s: inconclusive: the server refused this client itself (%s), not the recipient; run the check from an address the server does not block.", what, cat)
 	case cat == "recipient-unknown" || cat == "mailbox-disabled":
 		if t.LocalGuessed || t.Role == RoleSubmission {
 			c.Verdict = Skip

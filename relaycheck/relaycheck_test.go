@@ -214,6 +214,14 @@ func TestPolicies(t *testing.T) {
 			exit: ExitFailed,
 		},
 		{
+			// Refused for its IP, the client learns nothing about relaying:
+			// a pass would be a false all-clear.
+			name: "client IP blocklisted at RCPT",
+			p:    policy{offerTLS: true, openRelay: true, blockClient: true},
+			want: map[string]Verdict{CheckOpenRelay: Skip, CheckPercentHack: Skip, CheckOwnDomainSender: Skip, CheckNullSender: Skip, CheckLocalDelivery: Skip},
+			exit: ExitOK,
+		},
+		{
 			name: "null sender refused at MAIL",
 			p:    policy{offerTLS: true, rejectNullFrom: true},
 			want: map[string]Verdict{CheckNullSender: Warn, CheckOpenRelay: Pass},

@@ -41,6 +41,7 @@ type policy struct {
 	anyPassword    bool // AUTH accepts any password for the user
 	echoPassword   bool // the 535 reply quotes the password it got (a buggy server)
 	rejectNullFrom bool // MAIL FROM:<> refused
+	blockClient    bool // every RCPT refused because the client IP is on a DNSBL
 }
 
 type testServer struct {
@@ -175,6 +176,9 @@ func (s *policySession) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *policySession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.p.blockClient {
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org"}
+	}
 	if s.p.openRelay || s.user != "" {
 		return nil
 	}
