@@ -407,3 +407,46 @@ func BenchmarkDiagnose(b *testing.B) {
 		i++
 	}
 }
+
+// TestReviewedReplies pins replies a review found misclassified; the
+// fixes are general rules, so each line also guards its neighbours.
+func TestReviewedReplies(t *testing.T) {
+	e := mustEngine(t)
+	tests := []struct {
+		reply, phase, category, wantPhase string
+	}{
+		{"554 5.7.1 Message rejected due to content restrictions (https://community.mimecast.com/docs/DOC-1369#554)", "", "spam-content", ""},
+		{"550 5.7.1 Recipient email address is possibly incorrect. https://community.mimecast.com/docs/DOC-1369#550", "", "recipient-unknown", ""},
+		{"550 5.7.1 Your message was rejected because it contains URLs listed on a domain blocklist", "", "spam-content", ""},
+		{"554 5.7.0 Reject, id=12345 - BANNED: a.exe", "", "spam-content", ""},
+		{"554 5.7.1 Service unavailable; Sender address [me@bad.example] blocked using rhsbl.example.net", "", "sender-rejected", ""},
+		{"554 5.7.1 Service unavailable; Helo command [bad.example] blocked using dbl.spamhaus.org", "", "rdns-ptr", ""},
+		{"554 5.4.14 Hop count exceeded - possible mail loop", "", "policy-generic", ""},
+		{"554 5.5.1 Error: no valid recipients", "data", "protocol-error", "data"},
+		{"550 Rejected by header based Anti-Spoofing policy: bob@example.com", "", "sender-rejected", ""},
+		{"554 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.1", "", "ip-blocklisted", ""},
+		{"530 5.7.57 Client not authenticated to send anonymous mail during MAIL FROM [BN8PR12CA0023.namprd12.prod.outlook.com]", "", "auth-required", "mail"},
+		{"dsn=5.1.1, stat=User unknown", "", "recipient-unknown", "rcpt"},
+		{"554 mx.example.net Service unavailable", "banner", "no-service", ""},
+	}
+	for _, tt := range tests {
+		d := diag(e, tt.reply, tt.phase)
+		if d.Category != tt.category {
+			t.Errorf("%q: category %s (rule %s), want %s; evidence %q", tt.reply, d.Category, d.RuleID, tt.category, d.Evidence)
+		}
+		if tt.wantPhase != "" && d.Phase != tt.wantPhase {
+			t.Errorf("%q: phase %s, want %s", tt.reply, d.Phase, tt.wantPhase)
+		}
+	}
+	// Sendmail says "Service unavailable" for any 5xx: not "no service".
+	if d := diag(e, "550 Service unavailable", "rcpt"); d.Category == "no-service" {
+		t.Errorf("550 Service unavailable at RCPT taken for no-service")
+	}
+	// The DBL lists domains: its advice must not send the user to look up an IP.
+	d := diag(e, "554 5.7.1 <x@bad.example>: Sender address rejected: domain listed at dbl.spamhaus.org", "mail")
+	for _, s := range d.NextSteps {
+		if strings.Contains(s, "sending IP") {
+			t.Errorf("DBL advice speaks of an IP: %q", s)
+		}
+	}
+}

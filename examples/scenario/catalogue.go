@@ -289,8 +289,8 @@ func catalogue() []entry {
 		},
 		{
 			s: Scenario{Name: "data-rejected", Title: "554 to the DATA command",
-				Description: "The DATA command itself is refused although RCPT was accepted, as a front-end filter that validates recipients late does (Postfix wording). go-smtp always answers DATA with 354, so this runs on the raw server.",
-				Args:        args(), ExpectExit: exitData, ExpectPhase: phaseData, ExpectCode: 554, ExpectCategory: "recipient-unknown",
+				Description: "The DATA command itself is refused although RCPT was accepted, as a front-end filter that validates recipients late does (Postfix wording). 5.5.1 marks it as a command-sequence error: the diagnosis points back to the RCPT replies. go-smtp always answers DATA with 354, so this runs on the raw server.",
+				Args:        args(), ExpectExit: exitData, ExpectPhase: phaseData, ExpectCode: 554, ExpectCategory: "protocol-error",
 				Source: "Postfix smtpd DATA without valid recipients"},
 			expect: []string{"554 5.5.1 Error: no valid recipients"},
 			b:      rawDataCmd("554 5.5.1 Error: no valid recipients"),
