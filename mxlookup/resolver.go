@@ -60,13 +60,22 @@ func serverAddress(server string) (string, error) {
 	}
 	// A bare IPv6 address has colons but no port; SplitHostPort would
 	// misread it, so recognise it first.
+	// A zone (fe80::1%eth0) is an interface name: brackets or colons in it
+	// would make an address that cannot be split again.
+	badZone := func(ip netip.Addr) bool { return strings.ContainsAny(ip.Zone(), "[]:%/") }
 	if ip, err := netip.ParseAddr(server); err == nil {
+		if badZone(ip) {
+			return "", fmt.Errorf("invalid DNS server %q: bad IPv6 zone", server)
+		}
 		return net.JoinHostPort(ip.String(), "53"), nil
 	}
 	if strings.HasPrefix(server, "[") && strings.HasSuffix(server, "]") {
 		ip, err := netip.ParseAddr(server[1 : len(server)-1])
 		if err != nil {
 			return "", fmt.Errorf("invalid DNS server %q: %w", server, err)
+		}
+		if badZone(ip) {
+			return "", fmt.Errorf("invalid DNS server %q: bad IPv6 zone", server)
 		}
 		return net.JoinHostPort(ip.String(), "53"), nil
 	}
