@@ -44,6 +44,15 @@ type Scanner struct {
 	hdr    headerState
 	msg    *messageState
 	bounce bounceState
+
+	// quoted is set after a bounce's "copy of the original message"
+	// marker: what follows is the sender's own message, whose text may
+	// quote SMTP replies that are not findings. An mbox "From " line (a
+	// new message) ends it; after a marker of headers only (Exchange's
+	// "Original message headers:"), so does the blank line after them.
+	quoted            bool
+	quotedHeadersOnly bool
+	quotedSeen        bool // a non-blank line was skipped
 }
 
 // NewScanner returns a Scanner reading r.
@@ -147,6 +156,18 @@ func (sc *Scanner) feed(line string, trunc bool, n int) {
 		}
 		sc.finishMessage()
 	}
+	if sc.quoted {
+		switch {
+		case sc.depth == 0 && strings.HasPrefix(line, "From "):
+			sc.quoted = false
+		case sc.quotedHeadersOnly && line == "" && sc.quotedSeen:
+			sc.quoted = false
+			return
+		default:
+			sc.quotedSeen = sc.quotedSeen || line != ""
+			return
+		}
+	}
 	if sc.hdr.active {
 		switch {
 		case line == "":
@@ -231,6 +252,13 @@ func (sc *Scanner) plain(raw string, trunc bool, n int) {
 		sc.finishWrap()
 	}
 	s, mk := stripPrefix(raw)
+	if copyMarker, headersOnly := originalCopyMarker(s); copyMarker {
+		if sc.reply.active {
+			sc.finishReply(true)
+		}
+		sc.quoted, sc.quotedHeadersOnly, sc.quotedSeen = true, headersOnly, false
+		return
+	}
 	if sc.reply.active {
 		code, sep, ok := replyCode(s)
 		if ok && code == sc.reply.code && mk != markSend && mk != markInfo {
@@ -261,7 +289,35 @@ func (sc *Scanner) plain(raw string, trunc bool, n int) {
 	if mk == markNone && sc.tr.command(s, n) {
 		return
 	}
+	if p, ok := eximBounceContext(s); ok {
+		// Exim's bounce text puts the reply on the next line: carry the
+		// command it names over to it, as a transcript would.
+		sc.tr.note(p, n)
+		return
+	}
 	sc.scanText(s, trunc, n)
+}
+
+// eximBounceContext reads the line before the reply in Exim's bounce text:
+// "SMTP error from remote mail server after RCPT TO:<bob@example.net>:".
+func eximBounceContext(s string) (string, bool) {
+	l := strings.ToLower(strings.TrimSpace(s))
+	const lead = "error from remote mail server after "
+	i := strings.Index(l, lead)
+	if i < 0 || !strings.HasSuffix(l, ":") {
+		return "", false
+	}
+	rest := strings.TrimPrefix(l[i+len(lead):], "pipelined ")
+	switch {
+	case strings.HasPrefix(rest, "end of data"):
+		return diagnose.PhaseEndOfData, true
+	case strings.HasPrefix(rest, "initial connection"):
+		return diagnose.PhaseBanner, true
+	}
+	if p, ok := commandPhase(rest); ok && p != diagnose.PhaseAny {
+		return p, true
+	}
+	return "", false
 }
 
 // startReply begins a reply whose first line is s.
@@ -351,6 +407,15 @@ func (t *transcriptState) replied(code string) {
 }
 
 // sent records a command line from a marked transcript.
+// note records the phase a text names for the replies that follow.
+func (t *transcriptState) note(phase string, n int) {
+	if t.expired(n) {
+		*t = transcriptState{host: t.host}
+	}
+	t.active, t.last, t.phase = true, n, phase
+	t.commands++
+}
+
 func (t *transcriptState) sent(s string, n int) {
 	if t.expired(n) {
 		*t = transcriptState{host: t.host}
@@ -516,4 +581,33 @@ func replyLines(text, dsn string) []string {
 		return []string{text}
 	}
 	return []string{dsn + " " + text}
+}
+
+// originalCopyMarkers start the copy of the original message in the text
+// of bounces (Exim, Exchange, qmail, Sendmail, Gmail, mail clients);
+// headersOnly marks those followed by the header block alone.
+var originalCopyMarkers = []struct {
+	text        string
+	headersOnly bool
+}{
+	{"this is a copy of the message, including all the headers", false}, // Exim
+	{"original message headers:", true},                                 // Exchange NDR
+	{"message header follows", true},                                    // Sendmail
+	{"below this line is a copy of the message", false},                 // qmail
+	{"original message follows", false},                                 // Sendmail
+	{"----- original message -----", false},                             // Gmail, clients
+	{"-----original message-----", false},                               // Outlook
+}
+
+func originalCopyMarker(s string) (marker, headersOnly bool) {
+	if len(s) < 20 || len(s) > 120 {
+		return false, false
+	}
+	l := strings.ToLower(strings.TrimSpace(s))
+	for _, m := range originalCopyMarkers {
+		if strings.Contains(l, m.text) {
+			return true, m.headersOnly
+		}
+	}
+	return false, false
 }
