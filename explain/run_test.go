@@ -364,3 +364,26 @@ func TestJSONHasNoDuplicateKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestSummaryPermanence(t *testing.T) {
+	eng, err := diagnose.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := strings.Join([]string{
+		"2024-01-15 10:00:02 1rP3xY-0001Ab-Cd ** eve@example.com: Unrouteable address",
+		"2024-01-15 10:00:03 1rP3xY-0001Ab-Ce == bob@example.net R=dnslookup T=remote_smtp defer (-44) H=mx.example.net [192.0.2.25]: SMTP error from remote mail server after RCPT TO:<bob@example.net>: 451 4.7.1 Greylisted",
+		"Jan 15 10:00:14 mail postfix/smtp[3329]: D29DAEBFC0: to=<judy@example.com>, relay=mx1.example.com[203.0.113.10]:25, delay=1, dsn=5.1.1, status=bounced (host mx1.example.com[203.0.113.10] said: 550 5.1.1 <judy@example.com>: User unknown (in reply to RCPT TO command))",
+	}, "\n") + "\n"
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), Options{Summary: true, JSON: true, Diagnoser: eng}, nil, strings.NewReader(log), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var r struct{ Permanent, Temporary, Undetermined int }
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Permanent != 2 || r.Temporary != 1 || r.Undetermined != 0 {
+		t.Fatalf("permanent %d temporary %d undetermined %d, want 2 1 0 (Exim ** is final)\n%s", r.Permanent, r.Temporary, r.Undetermined, out.String())
+	}
+}

@@ -20,13 +20,13 @@ const otherKey = "(other)"
 // Summary aggregates diagnoses of a whole mail log by category, party,
 // phase, source and remote host, and keeps the most frequent reasons.
 type Summary struct {
-	lines, truncated     int
-	findings             int
-	permanent, temporary int
-	category, party      tally
-	phase, source, host  tally
-	reasons              map[string]*Reason
-	reasonsFolded        int
+	lines, truncated                   int
+	findings                           int
+	permanent, temporary, undetermined int
+	category, party                    tally
+	phase, source, host                tally
+	reasons                            map[string]*Reason
+	reasonsFolded                      int
 }
 
 // Reason is one kind of refusal: a category with a reply text from which
@@ -54,6 +54,7 @@ type SummaryReport struct {
 	Findings       int      `json:"findings"`
 	Permanent      int      `json:"permanent"`
 	Temporary      int      `json:"temporary"`
+	Undetermined   int      `json:"undetermined"` // no code and no stated delivery status
 	ByCategory     []Count  `json:"by_category"`
 	ByParty        []Count  `json:"by_party"`
 	ByPhase        []Count  `json:"by_phase"`
@@ -109,10 +110,13 @@ func (s *Summary) SetLines(lines, truncated int) {
 // Add counts one finding and its diagnosis.
 func (s *Summary) Add(f Finding, d diagnose.Diagnosis) {
 	s.findings++
-	if d.Permanent {
+	switch permanence(f, d) {
+	case "permanent":
 		s.permanent++
-	} else {
+	case "temporary":
 		s.temporary++
+	default:
+		s.undetermined++
 	}
 	s.category.add(d.Category)
 	s.party.add(d.Party)
@@ -153,7 +157,7 @@ func (s *Summary) Report(n int) SummaryReport {
 	}
 	return SummaryReport{
 		Lines: s.lines, TruncatedLines: s.truncated, Findings: s.findings,
-		Permanent: s.permanent, Temporary: s.temporary,
+		Permanent: s.permanent, Temporary: s.temporary, Undetermined: s.undetermined,
 		ByCategory: s.category.top(0), ByParty: s.party.top(0), ByPhase: s.phase.top(0),
 		BySource: s.source.top(0), ByRemoteHost: s.host.top(n), TopReasons: reasons,
 		DistinctReasons: distinct, ReasonsFolded: s.reasonsFolded,
@@ -163,8 +167,11 @@ func (s *Summary) Report(n int) SummaryReport {
 // WriteSummaryText prints a report for people.
 func WriteSummaryText(w io.Writer, r SummaryReport) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Scanned %d lines: %d refusals explained (%d permanent, %d temporary)\n",
-		r.Lines, r.Findings, r.Permanent, r.Temporary)
+	fmt.Fprintf(&b, "Scanned %d lines: %d refusals explained (%d permanent, %d temporary", r.Lines, r.Findings, r.Permanent, r.Temporary)
+	if r.Undetermined > 0 {
+		fmt.Fprintf(&b, ", %d without a code or status", r.Undetermined)
+	}
+	b.WriteString(")\n")
 	if r.TruncatedLines > 0 {
 		fmt.Fprintf(&b, "%d over-long lines were cut at %d bytes\n", r.TruncatedLines, MaxLineBytes)
 	}
@@ -306,4 +313,23 @@ func truncateRunes(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// permanence is "permanent" or "temporary" from the reply code, else from
+// the delivery status the log states (Exim's "**" lines have no code but
+// are final), else "".
+func permanence(f Finding, d diagnose.Diagnosis) string {
+	if d.Code != 0 || d.EnhancedCode != "" {
+		if d.Permanent {
+			return "permanent"
+		}
+		return "temporary"
+	}
+	switch f.Status {
+	case "bounced", "failed", "reject", "rejected", "expired":
+		return "permanent"
+	case "deferred", "delayed", "defer":
+		return "temporary"
+	}
+	return ""
 }
