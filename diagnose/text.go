@@ -160,7 +160,10 @@ func WriteText(w io.Writer, d Diagnosis) error {
 		line("Enhanced", printable(v))
 	}
 	ph := d.Phase
-	if d.PhaseInferred {
+	switch {
+	case ph == PhaseAny || ph == "":
+		ph = "unknown (nothing says which command this answered)"
+	case d.PhaseInferred:
 		ph += " (inferred)"
 	}
 	line("Phase", printable(ph))
