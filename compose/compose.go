@@ -109,6 +109,10 @@ type Message struct {
 	// Close releases the files the message reads. It is safe to call more
 	// than once.
 	Close func() error
+	// EightBit says the message may hold bytes above 127: text given
+	// literally that has them, or text read from a file or standard input
+	// (not scanned in advance, so assumed). Attachments are base64.
+	EightBit bool
 }
 
 // Build composes the message described by opts. Files are opened (and so
@@ -189,7 +193,7 @@ func (b *builder) build() (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Message{Reader: r, Size: size, Close: b.close}, nil
+	return &Message{Reader: r, Size: size, Close: b.close, EightBit: b.eightBit()}, nil
 }
 
 // checkValues rejects CR, LF and NUL in everything that ends up in a header
@@ -323,6 +327,37 @@ func (b *builder) prepareValues() error {
 		b.contentType = "text/plain; charset=utf-8"
 	}
 	return nil
+}
+
+// eightBit reports whether the text the user gave (data, body, body parts)
+// may hold 8-bit bytes; see Message.EightBit.
+func (b *builder) eightBit() bool {
+	if mayBe8Bit(b.data) || mayBe8Bit(b.body) {
+		return true
+	}
+	for _, p := range append(append([]*part(nil), b.bodies...), b.attach...) {
+		if !p.base64 && mayBe8Bit(p.src) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayBe8Bit reports whether content may hold bytes above 127: literal text
+// is checked, a file or stream is assumed to (it is not read twice).
+func mayBe8Bit(s *source) bool {
+	if s == nil {
+		return false
+	}
+	if s.literal == nil {
+		return true
+	}
+	for i := 0; i < len(*s.literal); i++ {
+		if (*s.literal)[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 // defaultBody is the text of the default body, before token expansion.

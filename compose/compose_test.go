@@ -490,3 +490,29 @@ func TestDataHeaderTooLarge(t *testing.T) {
 		t.Fatalf("unedited data not passed through (From_ stripped): starts %q, %d lines", got[:20], strings.Count(got, "\r\n"))
 	}
 }
+
+func TestEightBitDeclared(t *testing.T) {
+	for _, tt := range []struct {
+		body     string
+		eightBit bool
+	}{
+		{"", false},                  // the default body is ASCII
+		{"plain ascii", false},       // literal, checked
+		{"grüße aus köln", true},     // literal with UTF-8
+		{"@testdata/body.txt", true}, // a file is not read twice to find out
+	} {
+		m, err := Build(Options{From: "a@b.example", To: []string{"c@d.example"}, Body: tt.body, Hostname: "h.example", Now: time.Unix(0, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(m.Reader)
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hasCTE := strings.Contains(string(b), "\r\nContent-Transfer-Encoding: 8bit\r\n")
+		if m.EightBit != tt.eightBit || hasCTE != tt.eightBit {
+			t.Errorf("body %q: EightBit %v, CTE 8bit %v, want %v", tt.body, m.EightBit, hasCTE, tt.eightBit)
+		}
+	}
+}

@@ -152,6 +152,8 @@ func (p *part) header() (textproto.Header, error) {
 			kv = append(kv, [2]string{"Content-Disposition", "attachment"})
 		}
 		kv = append(kv, [2]string{"Content-Transfer-Encoding", "base64"})
+	} else if mayBe8Bit(p.src) {
+		kv = append(kv, [2]string{"Content-Transfer-Encoding", "8bit"})
 	}
 	// textproto.Header.Add puts a field first, so add them in reverse.
 	var h textproto.Header

@@ -94,7 +94,7 @@ func (b *builder) defaultFields() []field {
 	if len(o.Cc) > 0 {
 		fields = append(fields, f("Cc: %CC_ADDRESS%"))
 	}
-	return append(fields,
+	fields = append(fields,
 		f(from),
 		f("Subject: test %DATE%"),
 		f("Message-ID: <%MESSAGEID%>"),
@@ -102,6 +102,12 @@ func (b *builder) defaultFields() []field {
 		f("MIME-Version: 1.0"),
 		f("Content-Type: "+b.contentType),
 	)
+	if !b.mime && mayBe8Bit(b.body) {
+		// Without it the body is 7bit by default (RFC 2045 6.1), which
+		// 8-bit text is not.
+		fields = append(fields, f("Content-Transfer-Encoding: 8bit"))
+	}
+	return fields
 }
 
 // trailingDot is swaks's s/\r?\n\.\r?\n?$//: a final "." line the user

@@ -213,6 +213,7 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		cfg.OpenMessage = func() (io.ReadCloser, int64, error) {
 			return io.NopCloser(msg.Reader), msg.Size, nil
 		}
+		cfg.EightBitMessage = msg.EightBit
 	}
 	res := smtpclient.Run(ctx, cfg)
 	return finish(report, rec, o, res, nil), res, nil

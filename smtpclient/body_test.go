@@ -374,3 +374,27 @@ func TestEchoedSecretsAreScrubbed(t *testing.T) {
 		t.Fatalf("secret leaked:\n%s", joined)
 	}
 }
+
+func TestBody8BitMIMEDeclared(t *testing.T) {
+	for _, eight := range []bool{false, true} {
+		addr, got := rawServer(t, "250-raw\r\n250 8BITMIME\r\n", []string{"250 ok\r\n"}, 0)
+		cfg := baseConfig(t, addr)
+		cfg.TLSMode = TLSNone
+		cfg.EightBitMessage = eight
+		rec := transcript.NewRecorder(transcript.RecorderOptions{})
+		cfg.Recorder = rec
+		if res := Run(context.Background(), cfg); res.ExitCode != 0 {
+			t.Fatalf("exit %d: %v", res.ExitCode, res.Err)
+		}
+		<-got
+		var mail string
+		for _, e := range rec.Events() {
+			if strings.HasPrefix(e.Text, "MAIL FROM:") {
+				mail = e.Text
+			}
+		}
+		if strings.Contains(mail, "BODY=8BITMIME") != eight {
+			t.Fatalf("eightBit %v: %q", eight, mail)
+		}
+	}
+}

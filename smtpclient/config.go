@@ -95,6 +95,9 @@ type Config struct {
 	// OpenMessage opens the message just before MAIL (its size goes into
 	// SIZE=). size < 0 means unknown.
 	OpenMessage func() (r io.ReadCloser, size int64, err error)
+	// EightBitMessage says the message may hold 8-bit bytes: MAIL FROM
+	// then declares BODY=8BITMIME when the server offers it (RFC 6152).
+	EightBitMessage bool
 
 	QuitAfter string // "", connect, banner, first-helo, tls, helo, auth, mail, rcpt
 

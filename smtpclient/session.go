@@ -867,6 +867,9 @@ func (s *session) transaction() {
 	if _, ok := s.res.Extensions["SIZE"]; ok && size >= 0 {
 		cmd += " SIZE=" + strconv.FormatInt(size, 10)
 	}
+	if _, ok := s.res.Extensions["8BITMIME"]; ok && s.cfg.EightBitMessage && sending {
+		cmd += " BODY=8BITMIME"
+	}
 	if _, ok := s.res.Extensions["SMTPUTF8"]; ok && !isASCII(s.cfg.From+strings.Join(s.cfg.To, "")) {
 		cmd += " SMTPUTF8"
 	}
