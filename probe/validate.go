@@ -2,6 +2,8 @@ package probe
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 
 	"github.com/smtpprobe/smtpprobe/compose"
@@ -39,6 +41,11 @@ func validate(o *Options) error {
 	case "", "esmtp", "smtp", "lmtp":
 	default:
 		return usage("protocol %q: want smtp, esmtp or lmtp", o.Protocol)
+	}
+	if o.LocalInterface != "" {
+		if err := checkLocalInterface(o.LocalInterface); err != nil {
+			return usage("--local-interface %q: %v", o.LocalInterface, err)
+		}
 	}
 	if o.Timeout < 0 || o.SessionTimeout < 0 {
 		return usage("timeouts must not be negative")
@@ -94,6 +101,23 @@ func checkEHLO(name string) error {
 	}
 	if len(name) > 255 {
 		return fmt.Errorf("longer than 255 characters")
+	}
+	return nil
+}
+
+// checkLocalInterface accepts IP, IP:port and [IPv6]:port.
+func checkLocalInterface(v string) error {
+	host, port := v, ""
+	if h, p, err := net.SplitHostPort(v); err == nil {
+		host, port = h, p
+	}
+	if net.ParseIP(strings.Trim(host, "[]")) == nil {
+		return fmt.Errorf("want an IP address of this machine, optionally with :port")
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("bad port %q", port)
+		}
 	}
 	return nil
 }

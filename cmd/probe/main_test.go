@@ -336,3 +336,22 @@ func TestPasswordNeverEchoed(t *testing.T) {
 		t.Fatalf("exit %d, password in JSON:\n%s", code, out)
 	}
 }
+
+func TestLocalInterfaceAndIPFamily(t *testing.T) {
+	h, p := startScenario(t, "ok")
+	code, out, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "a@b.test", "-li", "127.0.0.2", "-4", "--quit-after", "helo", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "from 127.0.0.2:") {
+		t.Fatalf("source address not used:\n%s", out)
+	}
+	// -6 against an IPv4 literal: a clear connect error, exit 2.
+	code, out, _ = runCLI(t, "", "-s", h, "-p", p, "-t", "a@b.test", "-6")
+	if code != 2 || !strings.Contains(out, "not an IPv6 address") {
+		t.Fatalf("-6 with an IPv4 server: exit %d\n%s", code, out)
+	}
+	if code, out, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "a@b.test", "-li", "not-an-ip"); code != 1 || !strings.Contains(errOut+out, "local-interface") {
+		t.Fatalf("bad --local-interface: exit %d %s", code, errOut)
+	}
+}
