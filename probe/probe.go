@@ -118,7 +118,7 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 	if err := validate(&o); err != nil {
 		return nil, nil, err
 	}
-	host, port, err := splitServer(o.Server, o.Port)
+	host, port, err := SplitServer(o.Server, o.Port)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -297,10 +297,10 @@ func domainOf(addr string) string {
 	return ""
 }
 
-// splitServer accepts host, host:port, [v6], [v6]:port; the port in the
-// server wins over --port only when --port was not given (swaks does the
-// same).
-func splitServer(server string, port int) (string, int, error) {
+// SplitServer accepts host, host:port, [v6], [v6]:port; the port in the
+// server counts only when port is 0 (--port was not given), as in swaks.
+// Host names are returned as A-labels.
+func SplitServer(server string, port int) (string, int, error) {
 	if server == "" {
 		return "", port, nil
 	}

@@ -33,15 +33,15 @@ func TestSplitServer(t *testing.T) {
 		{":25", 0, "", 0, true},
 	}
 	for _, tt := range tests {
-		h, p, err := splitServer(tt.in, tt.port)
+		h, p, err := SplitServer(tt.in, tt.port)
 		if tt.bad {
 			if err == nil || !IsUsage(err) {
-				t.Errorf("splitServer(%q) = %q %d %v, want a usage error", tt.in, h, p, err)
+				t.Errorf("SplitServer(%q) = %q %d %v, want a usage error", tt.in, h, p, err)
 			}
 			continue
 		}
 		if err != nil || h != tt.wantHost || p != tt.wantPort {
-			t.Errorf("splitServer(%q, %d) = %q %d %v, want %q %d", tt.in, tt.port, h, p, err, tt.wantHost, tt.wantPort)
+			t.Errorf("SplitServer(%q, %d) = %q %d %v, want %q %d", tt.in, tt.port, h, p, err, tt.wantHost, tt.wantPort)
 		}
 	}
 }

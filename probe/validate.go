@@ -62,37 +62,12 @@ func hasControl(s string) bool {
 	return false
 }
 
-// checkAddress accepts what RFC 5321's Mailbox allows in practice,
-// including a quoted local part and an address literal; allowNull admits
-// the null reverse-path "".
+// checkAddress is ValidAddress; allowNull admits the null reverse-path "".
 func checkAddress(a string, allowNull bool) error {
-	if a == "" {
-		if allowNull {
-			return nil
-		}
-		return fmt.Errorf("empty address")
+	if a == "" && allowNull {
+		return nil
 	}
-	if hasControl(a) {
-		return fmt.Errorf("contains CR, LF or another control character")
-	}
-	if len(a) > 320 {
-		return fmt.Errorf("longer than 320 characters")
-	}
-	if strings.ContainsAny(a, "<>") {
-		return fmt.Errorf("give the bare address, without < >")
-	}
-	at := strings.LastIndexByte(a, '@')
-	if at <= 0 || at == len(a)-1 {
-		return fmt.Errorf("not an address of the form local@domain")
-	}
-	local, domain := a[:at], a[at+1:]
-	if !(strings.HasPrefix(local, `"`) && strings.HasSuffix(local, `"`) && len(local) >= 2) && strings.ContainsAny(local, " \t\"") {
-		return fmt.Errorf("space or quote in an unquoted local part")
-	}
-	if strings.ContainsAny(domain, " \t@\"") {
-		return fmt.Errorf("bad domain %q", domain)
-	}
-	return nil
+	return ValidAddress(a)
 }
 
 func checkEHLO(name string) error {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/smtpprobe/smtpprobe/diagnose"
+	"github.com/smtpprobe/smtpprobe/probe"
 )
 
 // FuzzTricks checks that whatever the user gives as --foreign and
@@ -23,7 +24,7 @@ func FuzzTricks(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, foreign, domain string) {
 		for _, tr := range Tricks(foreign, domain) {
-			if err := ValidAddress(tr.Address); err != nil {
+			if err := probe.ValidAddress(tr.Address); err != nil {
 				t.Fatalf("trick %s %q is invalid: %v", tr.Check, tr.Address, err)
 			}
 			if strings.ContainsAny(tr.Address, "\r\n<>\x00") {
@@ -47,7 +48,7 @@ func FuzzGuessDomain(f *testing.F) {
 		if g == "" {
 			return
 		}
-		if err := ValidAddress("postmaster@" + g); err != nil {
+		if err := probe.ValidAddress("postmaster@" + g); err != nil {
 			t.Fatalf("GuessDomain(%q) = %q, unusable: %v", host, g, err)
 		}
 	})
@@ -60,12 +61,12 @@ func FuzzSplitServer(f *testing.F) {
 		f.Add(s, 0)
 	}
 	f.Fuzz(func(t *testing.T, server string, port int) {
-		host, p, err := splitServer(server, port)
+		host, p, err := probe.SplitServer(server, port)
 		if err != nil {
 			return
 		}
 		if server != "" && host == "" {
-			t.Fatalf("splitServer(%q) gave no host", server)
+			t.Fatalf("SplitServer(%q) gave no host", server)
 		}
 		if strings.ContainsAny(host, " \t\r\n\x00") {
 			t.Fatalf("host %q has whitespace", host)

@@ -219,7 +219,7 @@ func New(o Options) (*Checker, error) {
 	}
 	c := &Checker{o: o}
 	s := o.Session
-	host, port, err := splitServer(s.Server, s.Port)
+	host, port, err := probe.SplitServer(s.Server, s.Port)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func New(o Options) (*Checker, error) {
 	if domain == "" {
 		return nil, fmt.Errorf("cannot tell the server's mail domain from %q: give --domain or --to", host)
 	}
-	if !validDomain(domain) {
+	if !probe.ValidDomain(domain) {
 		return nil, fmt.Errorf("--domain %q: not a domain or address literal", domain)
 	}
 	local, guessed := o.Local, false
@@ -279,12 +279,12 @@ func New(o Options) (*Checker, error) {
 	for _, a := range []struct{ flag, addr string }{
 		{"--to", local}, {"--foreign", o.Foreign}, {"--foreign-from", o.ForeignSender}, {"--spoof-from", o.SpoofSender},
 	} {
-		if err := ValidAddress(a.addr); err != nil {
+		if err := probe.ValidAddress(a.addr); err != nil {
 			return nil, fmt.Errorf("%s %q: %v", a.flag, a.addr, err)
 		}
 	}
 	if sender != "" {
-		if err := ValidAddress(sender); err != nil {
+		if err := probe.ValidAddress(sender); err != nil {
 			return nil, fmt.Errorf("--from %q: %v", sender, err)
 		}
 	}

@@ -635,7 +635,7 @@ func (fakeDNS) LookupIP(_ context.Context, _, host string) ([]net.IP, error) {
 
 func TestServerFromMX(t *testing.T) {
 	ts := startServer(t, policy{offerTLS: true}, false)
-	_, port, err := splitServer(ts.addr, 0)
+	_, port, err := probe.SplitServer(ts.addr, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
