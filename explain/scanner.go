@@ -301,10 +301,15 @@ func (sc *Scanner) plain(raw string, trunc bool, n int) {
 // eximBounceContext reads the line before the reply in Exim's bounce text:
 // "SMTP error from remote mail server after RCPT TO:<bob@example.net>:".
 func eximBounceContext(s string) (string, bool) {
-	l := strings.ToLower(strings.TrimSpace(s))
+	// Cheap tests first: this runs on every line of a mail log.
+	t := strings.TrimSpace(s)
+	if !strings.HasSuffix(t, ":") || !strings.Contains(t, "rror from remote mail server after ") {
+		return "", false
+	}
+	l := strings.ToLower(t)
 	const lead = "error from remote mail server after "
 	i := strings.Index(l, lead)
-	if i < 0 || !strings.HasSuffix(l, ":") {
+	if i < 0 {
 		return "", false
 	}
 	rest := strings.TrimPrefix(l[i+len(lead):], "pipelined ")
@@ -601,6 +606,10 @@ var originalCopyMarkers = []struct {
 
 func originalCopyMarker(s string) (marker, headersOnly bool) {
 	if len(s) < 20 || len(s) > 120 {
+		return false, false
+	}
+	// Every marker has one of these, in the case bounces write them.
+	if !strings.Contains(s, "riginal") && !strings.Contains(s, "opy of the message") && !strings.Contains(s, "eader follows") && !strings.Contains(s, "ORIGINAL") {
 		return false, false
 	}
 	l := strings.ToLower(strings.TrimSpace(s))
