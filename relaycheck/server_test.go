@@ -19,6 +19,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/smtpprobe/smtpprobe/saslserver"
 )
 
 // Test credentials of the in-process servers.
@@ -158,7 +159,7 @@ func (s *policySession) Auth(mech string) (sasl.Server, error) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(_, u, pw string) error { return check(u, pw) }), nil
 	case sasl.Login:
-		return &loginServer{check: check}, nil
+		return saslserver.NewLoginServer(check), nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
 }
@@ -205,32 +206,6 @@ func (s *policySession) Data(r io.Reader) error {
 
 func (s *policySession) Reset()        {}
 func (s *policySession) Logout() error { return nil }
-
-// loginServer is the server side of AUTH LOGIN (go-sasl has none).
-type loginServer struct {
-	check func(u, p string) error
-	user  string
-	step  int
-}
-
-func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
-	switch l.step {
-	case 0:
-		l.step++
-		if resp != nil {
-			l.user = string(resp)
-			l.step++
-			return []byte("Password:"), false, nil
-		}
-		return []byte("Username:"), false, nil
-	case 1:
-		l.user = string(resp)
-		l.step++
-		return []byte("Password:"), false, nil
-	default:
-		return nil, true, l.check(l.user, string(resp))
-	}
-}
 
 // startRaw runs a line server whose handler gets each connection; it is
 // for servers go-smtp cannot be (HTTP, silence).

@@ -22,6 +22,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/smtpprobe/smtpprobe/saslserver"
 	"github.com/smtpprobe/smtpprobe/transcript"
 )
 
@@ -78,16 +79,9 @@ func (s *gsession) Auth(mech string) (sasl.Server, error) {
 	case "PLAIN":
 		return sasl.NewPlainServer(func(_, u, p string) error { return check(u, p) }), nil
 	case "LOGIN":
-		return &loginServer{check: check}, nil
+		return saslserver.NewLoginServer(check), nil
 	case "CRAM-MD5":
-		return &cramServer{check: func(u, digest string, challenge []byte) error {
-			c := NewCramMD5Client(u, "s3cret-pass")
-			want, _ := c.Next(challenge)
-			if string(want) == u+" "+digest && u == "alice" {
-				return nil
-			}
-			return check("", "")
-		}}, nil
+		return saslserver.NewCramMD5Server("<1896.697170952@mx.test>", func(u string) (string, bool) { return "s3cret-pass", u == "alice" }, check("", "")), nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
 }
@@ -121,47 +115,6 @@ func (s *gsession) Data(r io.Reader) error {
 }
 func (s *gsession) Reset()        {}
 func (s *gsession) Logout() error { return nil }
-
-// loginServer is the server side of AUTH LOGIN (go-sasl has none).
-type loginServer struct {
-	check func(u, p string) error
-	user  string
-	step  int
-}
-
-func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
-	switch l.step {
-	case 0:
-		l.step++
-		if resp != nil {
-			l.user = string(resp)
-			l.step++
-			return []byte("Password:"), false, nil
-		}
-		return []byte("Username:"), false, nil
-	case 1:
-		l.user = string(resp)
-		l.step++
-		return []byte("Password:"), false, nil
-	default:
-		return nil, true, l.check(l.user, string(resp))
-	}
-}
-
-// cramServer is the server side of CRAM-MD5.
-type cramServer struct {
-	check     func(u, digest string, challenge []byte) error
-	challenge []byte
-}
-
-func (c *cramServer) Next(resp []byte) ([]byte, bool, error) {
-	if c.challenge == nil {
-		c.challenge = []byte("<1896.697170952@mx.test>")
-		return c.challenge, false, nil
-	}
-	u, d, _ := strings.Cut(string(resp), " ")
-	return nil, true, c.check(u, d, c.challenge)
-}
 
 type gserver struct {
 	addr string

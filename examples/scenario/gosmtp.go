@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/smtpprobe/smtpprobe/saslserver"
 )
 
 // Timeouts of the go-smtp server: generous for a probe, but bounded so a
@@ -98,7 +98,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 			return check(username, password)
 		}), nil
 	case sasl.Login:
-		return &loginServer{authenticate: check}, nil
+		return saslserver.NewLoginServer(check), nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
 }
@@ -200,37 +200,4 @@ func replyError(lines []string) *smtp.SMTPError {
 		}
 	}
 	return &smtp.SMTPError{Code: last.Code, EnhancedCode: ec, Message: msg.String()}
-}
-
-// loginServer is the server side of the LOGIN SASL mechanism
-// (draft-murchison-sasl-login), which go-sasl only provides as a client.
-// Outlook and many devices still use it.
-type loginServer struct {
-	authenticate func(username, password string) error
-	username     string
-	state        int
-}
-
-var errLoginUnexpected = errors.New("sasl: unexpected LOGIN response")
-
-func (a *loginServer) Next(response []byte) (challenge []byte, done bool, err error) {
-	switch a.state {
-	case 0:
-		a.state = 1
-		if response == nil {
-			return []byte("Username:"), false, nil
-		}
-		// Initial response: the user name came with the AUTH command.
-		a.username = string(response)
-		a.state = 2
-		return []byte("Password:"), false, nil
-	case 1:
-		a.username = string(response)
-		a.state = 2
-		return []byte("Password:"), false, nil
-	case 2:
-		a.state = 3
-		return nil, true, a.authenticate(a.username, string(response))
-	}
-	return nil, true, errLoginUnexpected
 }
