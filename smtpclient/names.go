@@ -6,23 +6,22 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"time"
 )
 
 // DefaultEHLOName is this host's fully qualified name, as RFC 5321 §4.1.4
 // asks, or an address literal of the local end when no FQDN is known:
 // "localhost" is never sent, because many servers refuse it outright.
-func DefaultEHLOName(ctx context.Context, local net.Addr) string {
+//
+// A short host name is qualified from the hosts file only, as
+// "hostname -f" does on most systems: asking DNS would send a query to
+// the network for every probe (and wait on it when DNS is down).
+func DefaultEHLOName(_ context.Context, local net.Addr) string {
 	if h, err := os.Hostname(); err == nil {
 		if isFQDN(h) {
 			return h
 		}
-		ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		defer cancel()
-		if cname, err := net.DefaultResolver.LookupCNAME(ctx, h); err == nil {
-			if c := strings.TrimSuffix(cname, "."); isFQDN(c) {
-				return c
-			}
+		if f := fqdnFromHosts(hostsFile, h); isFQDN(f) {
+			return f
 		}
 	}
 	if ta, ok := local.(*net.TCPAddr); ok {
@@ -32,6 +31,33 @@ func DefaultEHLOName(ctx context.Context, local net.Addr) string {
 		return "[IPv6:" + ta.IP.String() + "]"
 	}
 	return "[127.0.0.1]"
+}
+
+// hostsFile is where fqdnFromHosts looks.
+const hostsFile = "/etc/hosts"
+
+// fqdnFromHosts returns the canonical name (the first name) of the hosts
+// file line that lists host, "" when there is none.
+func fqdnFromHosts(path, host string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		for _, name := range fields[1:] {
+			if strings.EqualFold(name, host) && isFQDN(fields[1]) {
+				return fields[1]
+			}
+		}
+	}
+	return ""
 }
 
 func isFQDN(h string) bool {

@@ -2,7 +2,10 @@ package smtpclient
 
 import (
 	"bufio"
+	"context"
 	"errors"
+	"net"
+	"os"
 	"strings"
 	"testing"
 )
@@ -103,4 +106,17 @@ func FuzzReadReply(f *testing.F) {
 			_ = QueueID(r)
 		}
 	})
+}
+
+func TestFQDNFromHosts(t *testing.T) {
+	path := t.TempDir() + "/hosts"
+	os.WriteFile(path, []byte("127.0.0.1 localhost\n192.0.2.5 mail.example.org mail # comment\n::1 ip6-localhost\n127.0.1.1 box\n"), 0o644)
+	for host, want := range map[string]string{"mail": "mail.example.org", "MAIL": "mail.example.org", "box": "", "nothere": "", "localhost": ""} {
+		if got := fqdnFromHosts(path, host); got != want {
+			t.Errorf("fqdnFromHosts(%q) = %q, want %q", host, got, want)
+		}
+	}
+	if name := DefaultEHLOName(context.Background(), &net.TCPAddr{IP: net.ParseIP("192.0.2.9")}); name == "" || strings.HasPrefix(strings.ToLower(name), "localhost") {
+		t.Fatalf("DefaultEHLOName = %q", name)
+	}
 }
