@@ -113,6 +113,9 @@ type Message struct {
 	// literally that has them, or text read from a file or standard input
 	// (not scanned in advance, so assumed). Attachments are base64.
 	EightBit bool
+	// UTF8Headers says a header the user gave (or an address) holds UTF-8:
+	// such a message needs SMTPUTF8 (RFC 6532) to be valid.
+	UTF8Headers bool
 }
 
 // Build composes the message described by opts. Files are opened (and so
@@ -193,7 +196,7 @@ func (b *builder) build() (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Message{Reader: r, Size: size, Close: b.close, EightBit: b.eightBit()}, nil
+	return &Message{Reader: r, Size: size, Close: b.close, EightBit: b.eightBit(), UTF8Headers: b.utf8Headers()}, nil
 }
 
 // checkValues rejects CR, LF and NUL in everything that ends up in a header
@@ -338,6 +341,21 @@ func (b *builder) eightBit() bool {
 	for _, p := range append(append([]*part(nil), b.bodies...), b.attach...) {
 		if !p.base64 && mayBe8Bit(p.src) {
 			return true
+		}
+	}
+	return false
+}
+
+// utf8Headers reports whether a header the user gave, or an address that
+// goes into the default header, holds bytes above 127.
+func (b *builder) utf8Headers() bool {
+	o := &b.opts
+	all := append(append(append([]string{o.From}, o.To...), o.Cc...), o.Headers...)
+	for _, s := range append(all, o.AddHeaders...) {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				return true
+			}
 		}
 	}
 	return false

@@ -516,3 +516,19 @@ func TestEightBitDeclared(t *testing.T) {
 		}
 	}
 }
+
+func TestUTF8HeadersReported(t *testing.T) {
+	for _, tt := range []struct {
+		headers []string
+		want    bool
+	}{{nil, false}, {[]string{"Subject: plain"}, false}, {[]string{"Subject: Grüße"}, true}} {
+		m, err := Build(Options{From: "a@b.example", To: []string{"c@d.example"}, Headers: tt.headers, Hostname: "h.example", Now: time.Unix(0, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		if m.UTF8Headers != tt.want {
+			t.Errorf("%q: UTF8Headers %v", tt.headers, m.UTF8Headers)
+		}
+	}
+}

@@ -214,6 +214,7 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 			return io.NopCloser(msg.Reader), msg.Size, nil
 		}
 		cfg.EightBitMessage = msg.EightBit
+		cfg.UTF8Message = msg.UTF8Headers
 	}
 	res := smtpclient.Run(ctx, cfg)
 	return finish(report, rec, o, res, nil), res, nil

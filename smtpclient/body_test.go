@@ -398,3 +398,22 @@ func TestBody8BitMIMEDeclared(t *testing.T) {
 		}
 	}
 }
+
+func TestSMTPUTF8RequestedForUTF8Headers(t *testing.T) {
+	for _, utf8 := range []bool{false, true} {
+		addr, got := rawServer(t, "250-raw\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n", []string{"250 ok\r\n"}, 0)
+		cfg := baseConfig(t, addr)
+		cfg.TLSMode, cfg.UTF8Message = TLSNone, utf8
+		rec := transcript.NewRecorder(transcript.RecorderOptions{})
+		cfg.Recorder = rec
+		if res := Run(context.Background(), cfg); res.ExitCode != 0 {
+			t.Fatalf("exit %d: %v", res.ExitCode, res.Err)
+		}
+		<-got
+		for _, e := range rec.Events() {
+			if strings.HasPrefix(e.Text, "MAIL FROM:") && strings.Contains(e.Text, "SMTPUTF8") != utf8 {
+				t.Fatalf("utf8 %v: %q", utf8, e.Text)
+			}
+		}
+	}
+}

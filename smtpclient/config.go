@@ -98,6 +98,9 @@ type Config struct {
 	// EightBitMessage says the message may hold 8-bit bytes: MAIL FROM
 	// then declares BODY=8BITMIME when the server offers it (RFC 6152).
 	EightBitMessage bool
+	// UTF8Message says the message's header holds UTF-8: MAIL FROM then
+	// asks for SMTPUTF8 (RFC 6531) when the server offers it.
+	UTF8Message bool
 
 	QuitAfter string // "", connect, banner, first-helo, tls, helo, auth, mail, rcpt
 

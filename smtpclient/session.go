@@ -870,7 +870,7 @@ func (s *session) transaction() {
 	if _, ok := s.res.Extensions["8BITMIME"]; ok && s.cfg.EightBitMessage && sending {
 		cmd += " BODY=8BITMIME"
 	}
-	if _, ok := s.res.Extensions["SMTPUTF8"]; ok && !isASCII(s.cfg.From+strings.Join(s.cfg.To, "")) {
+	if _, ok := s.res.Extensions["SMTPUTF8"]; ok && ((s.cfg.UTF8Message && sending) || !isASCII(s.cfg.From+strings.Join(s.cfg.To, ""))) {
 		cmd += " SMTPUTF8"
 	}
 	r, err := s.exchange(PhaseMail, cmd, "")
