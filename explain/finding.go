@@ -62,7 +62,9 @@ func (f Finding) Peer() string {
 		return f.Host
 	case f.HostIP != "":
 		return "[" + f.HostIP + "]"
-	case f.ClientHost != "" && f.ClientIP != "":
+	case f.ClientHost != "" && f.ClientIP != "" && f.ClientHost != "unknown":
+		// Postfix logs "unknown[ip]" for a client without reverse DNS, and
+		// Exim just "[ip]": both are the same client.
 		return "client " + f.ClientHost + "[" + f.ClientIP + "]"
 	case f.ClientIP != "":
 		return "client [" + f.ClientIP + "]"
