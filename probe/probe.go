@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -39,24 +40,30 @@ type Options struct {
 	TLSModeSet bool // false: chosen by port (587 required, 465 implicit, else optional)
 	TLSVerify  bool
 	TLSSNI     string
-	TLSCAFile  string      // PEM roots for verification instead of the system's
-	TLSConfig  *tls.Config // base TLS config (tests)
+	TLSCAFile  string // PEM roots for verification instead of the system's
+	// TLSCertFile, TLSKeyFile and TLSChainFile are a client certificate to
+	// present (the key may be in the certificate file).
+	TLSCertFile, TLSKeyFile, TLSChainFile string
+	TLSConfig                             *tls.Config // base TLS config (tests)
 
 	Network        string // tcp, tcp4, tcp6
 	LocalInterface string
 	DNSServer      string
+	RoutingDomain  string            // MX of this domain instead of the recipient's (--copy-routing)
 	Resolver       mxlookup.Resolver // overrides DNSServer (tests)
 
-	Auth          bool
-	AuthMechs     []string
-	AuthUser      string
-	AuthPassword  string
-	AuthPlaintext bool
-	AuthProbe     bool // credential-less AUTH test (smtpclient.Config.AuthProbe)
+	Auth                             bool
+	AuthMechs                        []string
+	AuthUser                         string
+	AuthPassword                     string
+	AuthPlaintext                    bool
+	AuthProbe                        bool // credential-less AUTH test (smtpclient.Config.AuthProbe)
+	AuthOptional, AuthOptionalStrict bool
 
 	Message compose.Options
 
 	QuitAfter      string
+	DropAfter      string
 	Timeout        time.Duration
 	SessionTimeout time.Duration
 
@@ -142,6 +149,15 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 	if err != nil {
 		return nil, nil, &UsageError{Err: err}
 	}
+	dropAfter := ""
+	if o.DropAfter != "" {
+		if dropAfter, err = smtpclient.NormalizeDropAfter(o.DropAfter); err != nil {
+			return nil, nil, &UsageError{Err: err}
+		}
+		if quitAfter != "" {
+			return nil, nil, usage("--quit-after and --drop-after exclude each other")
+		}
+	}
 	tlsCfg, err := tlsConfig(o)
 	if err != nil {
 		return nil, nil, err
@@ -192,12 +208,12 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		Hosts: hosts, Port: port, Network: o.Network, LocalAddr: o.LocalInterface, Resolver: resolver,
 		EHLOName: o.EHLO, Protocol: o.Protocol,
 		TLSMode: o.TLSMode, TLSVerify: o.TLSVerify, TLSServerName: o.TLSSNI, TLSConfig: tlsCfg,
-		Auth: o.Auth, AuthProbe: o.AuthProbe, AuthMechs: o.AuthMechs, AuthUser: o.AuthUser, AuthPassword: o.AuthPassword, AuthPlaintext: o.AuthPlaintext,
+		Auth: o.Auth, AuthProbe: o.AuthProbe, AuthOptional: o.AuthOptional, AuthOptionalStrict: o.AuthOptionalStrict, AuthMechs: o.AuthMechs, AuthUser: o.AuthUser, AuthPassword: o.AuthPassword, AuthPlaintext: o.AuthPlaintext,
 		From: o.From, To: o.To,
-		QuitAfter: quitAfter, Timeout: o.Timeout, SessionTimeout: o.SessionTimeout,
+		QuitAfter: quitAfter, DropAfter: dropAfter, Timeout: o.Timeout, SessionTimeout: o.SessionTimeout,
 		Recorder: rec,
 	}
-	if sendsMessage(quitAfter) {
+	if sendsMessage(quitAfter) && dropAfter != "mail" && dropAfter != "rcpt" {
 		// Build the message before connecting: a bad option or an
 		// unreadable file is a usage error found at once, and standard
 		// input is read completely, outside any SMTP deadline.
@@ -256,6 +272,9 @@ func buildMessage(ctx context.Context, mo compose.Options) (*compose.Message, er
 // mxHosts resolves the first recipient's domain into candidate hosts.
 func mxHosts(ctx context.Context, o Options, r mxlookup.Resolver, rec *transcript.Recorder, report *transcript.Report) ([]smtpclient.Host, error) {
 	domain := domainOf(o.To[0])
+	if o.RoutingDomain != "" {
+		domain = o.RoutingDomain
+	}
 	ascii, err := mxlookup.ToASCII(domain)
 	if err != nil {
 		return nil, fmt.Errorf("recipient domain %q: %w", domain, err)
@@ -336,23 +355,50 @@ func SplitServer(server string, port int) (string, int, error) {
 
 func tlsConfig(o Options) (*tls.Config, error) {
 	cfg := o.TLSConfig
-	if o.TLSCAFile == "" {
+	if o.TLSCertFile == "" && (o.TLSKeyFile != "" || o.TLSChainFile != "") {
+		return nil, usage("--tls-key and --tls-chain need --tls-cert")
+	}
+	if o.TLSCAFile == "" && o.TLSCertFile == "" {
 		return cfg, nil
-	}
-	pem, err := os.ReadFile(o.TLSCAFile)
-	if err != nil {
-		return nil, usage("--tls-ca-path: %v", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, usage("--tls-ca-path %s: no PEM certificate found", o.TLSCAFile)
 	}
 	if cfg == nil {
 		cfg = &tls.Config{}
 	} else {
 		cfg = cfg.Clone()
 	}
-	cfg.RootCAs = pool
+	if o.TLSCAFile != "" {
+		pem, err := os.ReadFile(o.TLSCAFile)
+		if err != nil {
+			return nil, usage("--tls-ca-path: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usage("--tls-ca-path %s: no PEM certificate found", o.TLSCAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if o.TLSCertFile != "" {
+		keyFile := o.TLSKeyFile
+		if keyFile == "" {
+			keyFile = o.TLSCertFile // swaks allows both in one file
+		}
+		pair, err := tls.LoadX509KeyPair(o.TLSCertFile, keyFile)
+		if err != nil {
+			return nil, usage("--tls-cert %s / --tls-key %s: %v", o.TLSCertFile, keyFile, err)
+		}
+		if o.TLSChainFile != "" {
+			chain, err := os.ReadFile(o.TLSChainFile)
+			if err != nil {
+				return nil, usage("--tls-chain: %v", err)
+			}
+			for block, rest := pem.Decode(chain); block != nil; block, rest = pem.Decode(rest) {
+				if block.Type == "CERTIFICATE" {
+					pair.Certificate = append(pair.Certificate, block.Bytes)
+				}
+			}
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
 	return cfg, nil
 }
 

@@ -86,7 +86,7 @@ func checkLocalInterface(v string) error {
 	if h, p, err := net.SplitHostPort(v); err == nil {
 		host, port = h, p
 	}
-	if net.ParseIP(strings.Trim(host, "[]")) == nil {
+	if net.ParseIP(strings.Trim(host, "[]")) == nil && !(host == "" && port != "") {
 		return fmt.Errorf("want an IP address of this machine, optionally with :port")
 	}
 	if port != "" {

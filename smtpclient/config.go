@@ -83,6 +83,10 @@ type Config struct {
 	AuthUser      string
 	AuthPassword  string
 	AuthPlaintext bool // allow credentials over a connection without TLS
+	// AuthOptional goes on unauthenticated when AUTH is not offered, cannot
+	// be tried or is refused (--auth-optional); AuthOptionalStrict only
+	// when it is not offered or cannot be tried (--auth-optional-strict).
+	AuthOptional, AuthOptionalStrict bool
 	// AuthProbe tests whether the server would start an AUTH exchange
 	// without sending any credential: "AUTH <mech>" with no initial
 	// response, then "*" to cancel a 334 (RFC 4954 §4). The outcome is in
@@ -103,6 +107,9 @@ type Config struct {
 	UTF8Message bool
 
 	QuitAfter string // "", connect, banner, first-helo, tls, helo, auth, mail, rcpt
+	// DropAfter closes the connection without QUIT at that point
+	// (--drop-after): the quit-after points and "dot".
+	DropAfter string
 
 	Timeout        time.Duration // each connect and each reply (default 30 s)
 	SessionTimeout time.Duration // the whole session (default 5 min)
@@ -119,6 +126,19 @@ var quitAfterNames = map[string]string{
 	"auth": "auth",
 	"mail": "mail", "from": "mail",
 	"rcpt": "rcpt", "to": "rcpt",
+}
+
+// NormalizeDropAfter maps a --drop-after value to its canonical name: the
+// --quit-after points and "dot" (after the reply to the final dot).
+func NormalizeDropAfter(v string) (string, error) {
+	if v == "dot" {
+		return v, nil
+	}
+	c, err := NormalizeQuitAfter(v)
+	if err != nil {
+		return "", fmt.Errorf("--drop-after %q: want one of connect, banner, first-helo, tls, helo, auth, mail, rcpt, dot", v)
+	}
+	return c, nil
 }
 
 // NormalizeQuitAfter maps a --quit-after value to its canonical name.

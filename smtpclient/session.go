@@ -142,17 +142,13 @@ func (s *session) run() {
 	}
 	defer s.conn.Close()
 
-	if s.cfg.QuitAfter == "connect" {
-		s.res.StoppedAfter = "connect"
-		s.quit()
+	if s.stopAt("connect") {
 		return
 	}
 	if !s.hello() {
 		return
 	}
-	if s.cfg.QuitAfter == "first-helo" {
-		s.res.StoppedAfter = "first-helo"
-		s.quit()
+	if s.stopAt("first-helo") {
 		return
 	}
 	if s.cfg.TLSMode == TLSRequired || s.cfg.TLSMode == TLSOptional || s.cfg.TLSMode == TLSOptionalStrict {
@@ -160,9 +156,7 @@ func (s *session) run() {
 			return
 		}
 	}
-	if s.cfg.QuitAfter == "tls" || s.cfg.QuitAfter == "helo" {
-		s.res.StoppedAfter = s.cfg.QuitAfter
-		s.quit()
+	if s.stopAt("tls") || s.stopAt("helo") {
 		return
 	}
 	if s.cfg.AuthProbe {
@@ -175,9 +169,7 @@ func (s *session) run() {
 			return
 		}
 	}
-	if s.cfg.QuitAfter == "auth" {
-		s.res.StoppedAfter = "auth"
-		s.quit()
+	if s.stopAt("auth") {
 		return
 	}
 	s.transaction()
@@ -513,7 +505,7 @@ func localTCPAddr(s string) (*net.TCPAddr, error) {
 		host, port = h, p
 	}
 	ip := net.ParseIP(strings.Trim(host, "[]"))
-	if ip == nil {
+	if ip == nil && host != "" { // "" with a port: any local address, that port
 		return nil, fmt.Errorf("--local-interface %q: not an IP address", s)
 	}
 	pn, err := strconv.Atoi(port)
@@ -716,12 +708,23 @@ func (s *session) auth() bool {
 	if s.cfg.AuthPassword != "" {
 		s.rec.AddSecret(s.cfg.AuthPassword)
 	}
+	optional := s.cfg.AuthOptional || s.cfg.AuthOptionalStrict
+	skip := func(why string) bool {
+		s.rec.Infof("Not authenticating: %s; going on without AUTH (--auth-optional)", why)
+		return true
+	}
 	if !s.tls && !s.cfg.AuthPlaintext {
+		if optional {
+			return skip("no TLS, and credentials are not sent in clear")
+		}
 		err := errors.New("refusing to send credentials over a connection without TLS: the server did not give TLS (use --tls or --tls-on-connect, or --auth-plaintext to send them in clear anyway)")
 		s.rec.Errorf("%v", err)
 		s.stop(ExitAuth, PhaseAuth, "", nil, err)
 		s.quitQuietly()
 		return false
+	}
+	if len(s.res.AuthMechs) == 0 && optional {
+		return skip("the server does not advertise AUTH")
 	}
 	if len(s.res.AuthMechs) == 0 {
 		msg := "the server does not advertise AUTH"
@@ -738,6 +741,9 @@ func (s *session) auth() bool {
 		s.rec.Infof("Note: the credentials go over TLS whose certificate did not verify (%s): a man in the middle could read them; --tls-verify refuses that", s.res.TLS.VerifyError)
 	}
 	mechs, err := chooseMechs(s.cfg.AuthMechs, s.res.AuthMechs, s.tls)
+	if err != nil && optional {
+		return skip(err.Error())
+	}
 	if err != nil {
 		s.rec.Errorf("%v", err)
 		s.stop(ExitAuth, PhaseAuth, "", nil, err)
@@ -761,6 +767,12 @@ func (s *session) auth() bool {
 		if r == nil || r.Code != 504 {
 			break
 		}
+	}
+	if s.cfg.AuthOptional && lastReply != nil {
+		// Plain --auth-optional goes on after a refusal; the strict form
+		// only forgives AUTH that could not be tried.
+		s.rec.Infof("AUTH was refused; going on without it (--auth-optional)")
+		return true
 	}
 	if lastReply == nil {
 		err := errors.New("authentication failed")
@@ -850,7 +862,7 @@ func (s *session) authWith(mech string) (bool, string, *Reply, error) {
 func (s *session) transaction() {
 	var msg io.ReadCloser
 	size := int64(-1)
-	sending := s.cfg.QuitAfter != "mail" && s.cfg.QuitAfter != "rcpt"
+	sending := s.cfg.QuitAfter != "mail" && s.cfg.QuitAfter != "rcpt" && s.cfg.DropAfter != "mail" && s.cfg.DropAfter != "rcpt"
 	if sending && s.cfg.OpenMessage != nil {
 		m, sz, err := s.cfg.OpenMessage()
 		if err != nil {
@@ -882,9 +894,7 @@ func (s *session) transaction() {
 		s.refused(PhaseMail, cmd, r)
 		return
 	}
-	if s.cfg.QuitAfter == "mail" {
-		s.res.StoppedAfter = "mail"
-		s.quit()
+	if s.stopAt("mail") {
 		return
 	}
 	var lastCmd string
@@ -915,9 +925,7 @@ func (s *session) transaction() {
 		s.refused(PhaseRcpt, lastCmd, lastReply)
 		return
 	}
-	if s.cfg.QuitAfter == "rcpt" {
-		s.res.StoppedAfter = "rcpt"
-		s.quit()
+	if s.stopAt("rcpt") {
 		return
 	}
 	s.data(msg)
@@ -1026,7 +1034,29 @@ func (s *session) data(msg io.Reader) {
 	}
 	s.res.MessageFate = fate
 	s.res.Phase = PhaseEndOfData
-	s.quit()
+	if !s.stopAt("dot") {
+		s.quit()
+	}
+}
+
+// stopAt ends the session at point when --quit-after (QUIT) or
+// --drop-after (close without QUIT, as a crashing client would) names it.
+func (s *session) stopAt(point string) bool {
+	switch point {
+	case s.cfg.QuitAfter:
+		s.res.StoppedAfter = point
+		s.quit()
+		return true
+	case s.cfg.DropAfter:
+		s.res.StoppedAfter = point + " (connection dropped, no QUIT)"
+		s.rec.Infof("Dropping the connection without QUIT (--drop-after %s)", point)
+		_ = s.conn.Close()
+		if s.res.Phase == "" {
+			s.res.Phase = point
+		}
+		return true
+	}
+	return false
 }
 
 // finalReplies reads the reply to the final dot: one, or with LMTP one per

@@ -14,6 +14,9 @@ import (
 // TextOptions tunes the text renderer.
 type TextOptions struct {
 	Timestamps bool // prefix each line with the time since the start, e.g. "[+0.012s]"
+	// NoMarkers leaves out the direction marker of these kinds of lines
+	// (swaks's --no-hints family).
+	NoMarkers map[Direction]bool
 	// Diagnosis writes the diagnosis block after the annotation (the CLI
 	// passes diagnose.WriteText); nil leaves it out.
 	Diagnosis func(io.Writer, diagnose.Diagnosis) error
@@ -59,11 +62,15 @@ func Escape(s string) string {
 
 // WriteEvent writes one event as a swaks-like text line.
 func WriteEvent(w io.Writer, e Event, opts TextOptions) error {
+	marker := e.Marker()
+	if opts.NoMarkers[e.Dir] {
+		marker = ""
+	}
 	var err error
 	if opts.Timestamps {
-		_, err = fmt.Fprintf(w, "[+%7.3fs] %s%s\n", e.At.Seconds(), e.Marker(), Escape(e.Text))
+		_, err = fmt.Fprintf(w, "[+%7.3fs] %s%s\n", e.At.Seconds(), marker, Escape(e.Text))
 	} else {
-		_, err = fmt.Fprintf(w, "%s%s\n", e.Marker(), Escape(e.Text))
+		_, err = fmt.Fprintf(w, "%s%s\n", marker, Escape(e.Text))
 	}
 	return err
 }

@@ -15,18 +15,21 @@ import (
 type sessionFlags struct {
 	to, cc, bcc, from, helo, server, port, protocol string
 	ipv4, ipv6                                      bool
-	localInterface                                  string
-	dnsServer                                       string
+	localInterface, localPort                       string
+	dnsServer, copyRouting                          string
 
 	tls, tlsOptional, tlsOptionalStrict, tlsOnConnect, noTLS bool
 	tlsVerify                                                bool
 	tlsSNI, tlsCAPath                                        string
+	tlsCert, tlsKey, tlsChain                                string
 
 	auth, authUser, authPassword string
 	authPasswordFile             string
 	authPasswordEnv              string
 	authPlaintext                bool
 	authHidePassword             string
+	authOptional                 string
+	authOptionalStrict           string
 
 	headers, addHeaders      []string
 	body, data               string
@@ -35,6 +38,7 @@ type sessionFlags struct {
 	noDataFixup, noStripFrom bool
 
 	quitAfter      string
+	dropAfter      string
 	timeout        string
 	sessionTimeout time.Duration
 
@@ -42,6 +46,7 @@ type sessionFlags struct {
 	suppressData                                      bool
 	showTimeLapse                                     string
 	hideReceive, hideSend, hideInformational, hideAll bool
+	noHints, noSendHints, noReceiveHints, noInfoHints bool
 	output                                            string
 	jsonOut, markdown                                 bool
 	showSecrets                                       bool
@@ -66,7 +71,9 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.BoolVar(&f.ipv4, "4", false, "connect over IPv4 only")
 	fs.BoolVar(&f.ipv6, "6", false, "connect over IPv6 only")
 	fs.StringVar(&f.localInterface, "local-interface", "", "source IP address[:port]")
+	fs.StringVar(&f.localPort, "local-port", "", "source port (with --local-interface or alone)")
 	fs.StringVar(&f.dnsServer, "dns-server", "", "send every DNS lookup to this host[:port]")
+	fs.StringVar(&f.copyRouting, "copy-routing", "", "find the server from this domain's MX instead of the recipient's")
 
 	fs.BoolVar(&f.tls, "tls", false, "require STARTTLS (default on port 587)")
 	fs.BoolVar(&f.tlsOptional, "tls-optional", false, "use STARTTLS when offered (default on port 25)")
@@ -76,6 +83,9 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.BoolVar(&f.tlsVerify, "tls-verify", false, "abort when the certificate does not verify (it is always checked and reported)")
 	fs.StringVar(&f.tlsSNI, "tls-sni", "", "TLS server name (SNI and verification; default: the host name)")
 	fs.StringVar(&f.tlsCAPath, "tls-ca-path", "", "PEM file of CA certificates to verify against instead of the system's")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "client certificate (PEM) to present")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
+	fs.StringVar(&f.tlsChain, "tls-chain", "", "intermediate certificates (PEM) sent after --tls-cert")
 
 	fs.StringVar(&f.auth, "auth", "", "authenticate; optional comma-separated mechanisms: PLAIN, LOGIN, CRAM-MD5")
 	fs.Lookup("auth").NoOptDefVal = optionalUnset
@@ -88,6 +98,10 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.BoolVar(&f.authPlaintext, "auth-plaintext", false, "allow credentials over a connection without TLS")
 	fs.StringVar(&f.authHidePassword, "auth-hide-password", "", "accepted for swaks compatibility: passwords are always hidden unless --show-secrets")
 	fs.Lookup("auth-hide-password").NoOptDefVal = optionalUnset
+	fs.StringVar(&f.authOptional, "auth-optional", "", "like --auth, but go on without AUTH when it is not offered, cannot be tried or fails")
+	fs.Lookup("auth-optional").NoOptDefVal = optionalUnset
+	fs.StringVar(&f.authOptionalStrict, "auth-optional-strict", "", "like --auth-optional, but fail when AUTH is tried and refused")
+	fs.Lookup("auth-optional-strict").NoOptDefVal = optionalUnset
 
 	fs.StringArrayVar(&f.headers, "header", nil, "\"Name: value\" header, replacing a default one of that name (repeatable; --h-Name VALUE)")
 	fs.StringArrayVar(&f.addHeaders, "add-header", nil, "\"Name: value\" header added to the message (repeatable)")
@@ -102,6 +116,7 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.BoolVar(&f.noStripFrom, "no-strip-from", false, "keep a leading mbox \"From \" line in --data")
 
 	fs.StringVar(&f.quitAfter, "quit-after", "", "stop after: connect, banner, first-helo, tls, helo, auth, mail, rcpt")
+	fs.StringVar(&f.dropAfter, "drop-after", "", "close the connection without QUIT after: the --quit-after points, or dot")
 	fs.StringVar(&f.timeout, "timeout", "30s", "timeout for each connect and each reply (\"30\", \"30s\", \"1m\")")
 	fs.DurationVar(&f.sessionTimeout, "session-timeout", 5*time.Minute, "deadline for the whole session")
 
@@ -114,6 +129,10 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.BoolVar(&f.hideSend, "hide-send", false, "hide lines sent")
 	fs.BoolVar(&f.hideInformational, "hide-informational", false, "hide informational lines")
 	fs.BoolVar(&f.hideAll, "hide-all", false, "hide the whole transcript (the result is still shown)")
+	fs.BoolVar(&f.noHints, "no-hints", false, "no direction markers at the start of transcript lines")
+	fs.BoolVar(&f.noSendHints, "no-send-hints", false, "no marker on lines sent")
+	fs.BoolVar(&f.noReceiveHints, "no-receive-hints", false, "no marker on lines received")
+	fs.BoolVar(&f.noInfoHints, "no-info-hints", false, "no marker on information lines")
 	fs.StringVar(&f.output, "output", "", "write the output to this file instead of standard output (swaks --output-file)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the session as JSON")
 	fs.BoolVar(&f.markdown, "markdown", false, "print the session as Markdown (for a support ticket)")

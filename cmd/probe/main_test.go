@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -353,5 +356,96 @@ func TestLocalInterfaceAndIPFamily(t *testing.T) {
 	}
 	if code, out, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "a@b.test", "-li", "not-an-ip"); code != 1 || !strings.Contains(errOut+out, "local-interface") {
 		t.Fatalf("bad --local-interface: exit %d %s", code, errOut)
+	}
+}
+
+func TestMoreSwaksOptions(t *testing.T) {
+	ok, okPort := startScenario(t, "ok")
+	sub, subPort := startScenario(t, "submission-ok")
+	tests := []struct {
+		name     string
+		args     []string
+		want     int
+		contains []string
+		lacks    []string
+	}{
+		{"auth-optional without AUTH offered", []string{"-s", ok, "-p", okPort, "--no-tls", "-t", "a@b.test", "--auth-optional", "-au", "demo", "-ap", "x-pass"}, 0,
+			[]string{"Not authenticating"}, []string{"AUTH PLAIN"}},
+		{"auth-optional after a refusal", []string{"-s", sub, "-p", subPort, "--tls", "-t", "a@b.test", "-ao", "-au", "demo", "-ap", "wrong-pass"}, 23,
+			[]string{"AUTH was refused; going on"}, nil},
+		{"auth-optional-strict after a refusal", []string{"-s", sub, "-p", subPort, "--tls", "-t", "a@b.test", "--auth-optional-strict", "-au", "demo", "-ap", "wrong-pass"}, 28, nil, nil},
+		{"drop-after rcpt", []string{"-s", ok, "-p", okPort, "-t", "a@b.test", "--drop-after", "rcpt"}, 0,
+			[]string{"Dropping the connection without QUIT"}, []string{" -> QUIT", " ~> QUIT"}},
+		{"drop and quit together", []string{"-s", ok, "-p", okPort, "-t", "a@b.test", "--drop-after", "rcpt", "-q", "mail"}, 1, []string{"exclude each other"}, nil},
+		{"local port", []string{"-s", ok, "-p", okPort, "-t", "a@b.test", "-li", "127.0.0.1", "-lport", "0", "-q", "helo"}, 1, []string{"--local-port"}, nil},
+		{"no hints", []string{"-s", ok, "-p", okPort, "-t", "a@b.test", "--no-hints", "-q", "helo"}, 0, []string{"\nEHLO "}, []string{" -> EHLO", "=== Trying"}},
+		{"tls-key without cert", []string{"-s", ok, "-p", okPort, "-t", "a@b.test", "--tls-key", "/nonexistent"}, 1, []string{"need --tls-cert"}, nil},
+		{"tls-cert missing", []string{"-s", ok, "-p", okPort, "-t", "a@b.test", "--tls-cert", "/nonexistent.pem"}, 1, []string{"/nonexistent.pem"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "", tt.args...)
+			all := out + errOut
+			if code != tt.want {
+				t.Fatalf("exit %d, want %d\n%s", code, tt.want, all)
+			}
+			for _, c := range tt.contains {
+				if !strings.Contains(all, c) {
+					t.Errorf("output lacks %q:\n%s", c, all)
+				}
+			}
+			for _, c := range tt.lacks {
+				if strings.Contains(all, c) {
+					t.Errorf("output has %q:\n%s", c, all)
+				}
+			}
+			if strings.Contains(all, "wrong-pass") || strings.Contains(all, "x-pass") {
+				t.Error("password in output")
+			}
+		})
+	}
+}
+
+func TestCopyRouting(t *testing.T) {
+	_, p := startScenario(t, "ok")
+	dns := dnstest.Start(t, dnstest.Zone{
+		"relay.test.":    {MX: []dnstest.MX{{Preference: 10, Host: "mx.relay.test."}}},
+		"mx.relay.test.": {A: []string{"127.0.0.1"}},
+	})
+	code, out, errOut := runCLI(t, "", "-t", "bob@elsewhere.test", "--copy-routing", "relay.test", "--dns-server", dns, "-p", p, "--json")
+	if code != 0 || decode(t, out).Target.Host != "mx.relay.test" {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestLocalPortAndClientCert(t *testing.T) {
+	h, p := startScenario(t, "ok")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, free, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	code, out, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "a@b.test", "-li", "127.0.0.1", "--local-port", free, "-q", "helo")
+	if code != 0 || !strings.Contains(out, "from 127.0.0.1:"+free) {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	// A client certificate and key in one PEM file, as swaks allows.
+	conf, err := scenario.SelfSignedTLS("client.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(conf.Certificates[0].PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "client.pem")
+	pemData := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: conf.Certificates[0].Certificate[0]}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})...)
+	if err := os.WriteFile(path, pemData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "a@b.test", "--tls", "--tls-cert", path, "-q", "tls"); code != 0 {
+		t.Fatalf("with a client certificate: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

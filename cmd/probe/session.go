@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/smtpprobe/smtpprobe/compose"
@@ -100,6 +102,7 @@ type view struct {
 	timestamps bool
 	silent     int // 0 normal, 1 only on failure, 2 only errors, 3 nothing
 	hide       map[transcript.Direction]bool
+	noMarkers  map[transcript.Direction]bool
 }
 
 func outputMode(f *sessionFlags) view {
@@ -132,13 +135,18 @@ func outputMode(f *sessionFlags) view {
 	if f.hideInformational {
 		v.hide[transcript.Info] = true
 	}
+	v.noMarkers = map[transcript.Direction]bool{
+		transcript.Send: f.noHints || f.noSendHints,
+		transcript.Recv: f.noHints || f.noReceiveHints,
+		transcript.Info: f.noHints || f.noInfoHints,
+	}
 	return v
 }
 
 // session runs one session and renders it; it returns the report (nil on a
 // usage error) and the exit code.
 func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*transcript.Report, int) {
-	textOpts := transcript.TextOptions{Timestamps: v.timestamps, Diagnosis: diagnose.WriteText}
+	textOpts := transcript.TextOptions{Timestamps: v.timestamps, NoMarkers: v.noMarkers, Diagnosis: diagnose.WriteText}
 	show := func(e transcript.Event) bool {
 		if v.silent == 2 && e.Dir != transcript.Error && !e.Unexpected {
 			return false
@@ -218,7 +226,17 @@ func sessionOptions(f *sessionFlags, fs *pflag.FlagSet, io stdio) (probe.Options
 	} else if o.From == "<>" {
 		o.From = ""
 	}
-	o.Server, o.EHLO, o.DNSServer, o.LocalInterface = f.server, f.helo, f.dnsServer, f.localInterface
+	o.Server, o.EHLO, o.DNSServer, o.LocalInterface, o.RoutingDomain = f.server, f.helo, f.dnsServer, f.localInterface, f.copyRouting
+	if f.localPort != "" {
+		if _, _, err := net.SplitHostPort(o.LocalInterface); err == nil && o.LocalInterface != "" {
+			return o, errors.New("give the source port once: in --local-interface or with --local-port")
+		}
+		n, err := strconv.Atoi(f.localPort)
+		if err != nil || n < 1 || n > 65535 {
+			return o, fmt.Errorf("--local-port %q: want a number from 1 to 65535", f.localPort)
+		}
+		o.LocalInterface = net.JoinHostPort(strings.Trim(o.LocalInterface, "[]"), f.localPort)
+	}
 	if f.port != "" {
 		if o.Port, err = parsePort(f.port); err != nil {
 			return o, err
@@ -242,6 +260,7 @@ func sessionOptions(f *sessionFlags, fs *pflag.FlagSet, io stdio) (probe.Options
 		return o, err
 	}
 	o.QuitAfter = strings.ToLower(f.quitAfter)
+	o.DropAfter = strings.ToLower(f.dropAfter)
 	if f.suppressData {
 		o.BodyLines = -1
 	}
@@ -341,6 +360,7 @@ func applyTLS(o *probe.Options, f *sessionFlags) error {
 		o.TLSMode, o.TLSModeSet = smtpclient.TLSNone, true
 	}
 	o.TLSVerify, o.TLSSNI, o.TLSCAFile = f.tlsVerify, f.tlsSNI, f.tlsCAPath
+	o.TLSCertFile, o.TLSKeyFile, o.TLSChainFile = f.tlsCert, f.tlsKey, f.tlsChain
 	return nil
 }
 
@@ -351,11 +371,18 @@ func applyAuth(o *probe.Options, f *sessionFlags, fs *pflag.FlagSet, io stdio) e
 	if fs.Changed("auth") || fs.Changed("auth-user") || fs.Changed("auth-password") || fs.Changed("auth-password-file") || fs.Changed("auth-password-env") {
 		o.Auth = true
 	}
+	mechs := f.auth
+	switch {
+	case fs.Changed("auth-optional-strict"):
+		o.Auth, o.AuthOptionalStrict, mechs = true, true, f.authOptionalStrict
+	case fs.Changed("auth-optional"):
+		o.Auth, o.AuthOptional, mechs = true, true, f.authOptional
+	}
 	if !o.Auth {
 		return nil
 	}
-	if f.auth != "" && f.auth != optionalUnset {
-		for _, m := range strings.Split(f.auth, ",") {
+	if mechs != "" && mechs != optionalUnset {
+		for _, m := range strings.Split(mechs, ",") {
 			if m = strings.TrimSpace(m); m != "" {
 				o.AuthMechs = append(o.AuthMechs, strings.ToUpper(m))
 			}
