@@ -151,7 +151,7 @@ type builder struct {
 	values      map[string]string
 
 	files   []*os.File
-	spool   string // temporary copy of stdin, removed by close
+	spool   string // temporary copy of stdin (unlinked as soon as it is made)
 	stdin   *source
 	closeMu sync.Mutex
 	closed  bool
@@ -444,11 +444,6 @@ func (b *builder) close() error {
 	for _, f := range b.files {
 		if err := f.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 			errs = append(errs, fmt.Errorf("closing %s: %w", f.Name(), err))
-		}
-	}
-	if b.spool != "" {
-		if err := os.Remove(b.spool); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("removing the copy of standard input: %w", err))
 		}
 	}
 	return errors.Join(errs...)

@@ -229,6 +229,9 @@ func (b *builder) prepareStdin() error {
 	if err != nil {
 		return fmt.Errorf("copying standard input (used %d times): %w", uses, err)
 	}
+	// Unlinked at once: the open file stays readable, and nothing is left
+	// on disk if the process is interrupted or killed while copying.
+	_ = os.Remove(f.Name())
 	b.files = append(b.files, f)
 	b.spool = f.Name()
 	n, err := io.Copy(f, o.Stdin)

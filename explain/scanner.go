@@ -160,6 +160,10 @@ func (sc *Scanner) feed(line string, trunc bool, n int) {
 		switch {
 		case sc.depth == 0 && strings.HasPrefix(line, "From "):
 			sc.quoted = false
+		case endsQuotedCopy(line):
+			// A log line or the start of another bounce: the copy of the
+			// original message is over.
+			sc.quoted = false
 		case sc.quotedHeadersOnly && line == "" && sc.quotedSeen:
 			sc.quoted = false
 			return
@@ -411,7 +415,6 @@ func (t *transcriptState) replied(code string) {
 	}
 }
 
-// sent records a command line from a marked transcript.
 // note records the phase a text names for the replies that follow.
 func (t *transcriptState) note(phase string, n int) {
 	if t.expired(n) {
@@ -421,6 +424,7 @@ func (t *transcriptState) note(phase string, n int) {
 	t.commands++
 }
 
+// sent records a command line from a marked transcript.
 func (t *transcriptState) sent(s string, n int) {
 	if t.expired(n) {
 		*t = transcriptState{host: t.host}
@@ -586,6 +590,35 @@ func replyLines(text, dsn string) []string {
 		return []string{text}
 	}
 	return []string{dsn + " " + text}
+}
+
+// bouncePreambles open the text of a new bounce.
+var bouncePreambles = []string{
+	"This message was created automatically by mail delivery software",
+	"This is the mail system at host",
+	"Delivery has failed to these recipients or groups",
+	"Your message could not be delivered",
+	"The original message was received at",
+	"Hi. This is the qmail-send program",
+	"Delivery to the following recipient",
+}
+
+// endsQuotedCopy reports a line that cannot belong to a quoted original
+// message: a timestamped log line (syslog "Jan 15 10:00:00 " or Exim
+// "2024-01-15 10:00:00 ") or the first line of another bounce.
+func endsQuotedCopy(line string) bool {
+	if len(line) >= 16 && line[3] == ' ' && line[6] == ' ' && line[9] == ':' && line[12] == ':' && line[15] == ' ' {
+		return true
+	}
+	if len(line) >= 20 && line[4] == '-' && line[7] == '-' && (line[10] == ' ' || line[10] == 'T') && line[13] == ':' && line[16] == ':' {
+		return true
+	}
+	for _, p := range bouncePreambles {
+		if strings.HasPrefix(line, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // originalCopyMarkers start the copy of the original message in the text

@@ -197,6 +197,9 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 	if host == "" {
 		hosts, err = mxHosts(ctx, o, resolver, rec, report)
 		if err != nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
+				err = interruptedError{}
+			}
 			return finish(report, rec, o, nil, err), nil, nil
 		}
 	}
@@ -213,7 +216,7 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		QuitAfter: quitAfter, DropAfter: dropAfter, Timeout: o.Timeout, SessionTimeout: o.SessionTimeout,
 		Recorder: rec,
 	}
-	if sendsMessage(quitAfter) && dropAfter != "mail" && dropAfter != "rcpt" {
+	if sendsMessage(quitAfter, dropAfter) {
 		// Build the message before connecting: a bad option or an
 		// unreadable file is a usage error found at once, and standard
 		// input is read completely, outside any SMTP deadline.
@@ -236,12 +239,19 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 	return finish(report, rec, o, res, nil), res, nil
 }
 
-// sendsMessage reports whether a session with this --quit-after value
-// gets as far as DATA.
-func sendsMessage(quitAfter string) bool { return quitAfter == "" }
+// sendsMessage reports whether a session stopped by these --quit-after and
+// --drop-after values sends a message.
+func sendsMessage(quitAfter, dropAfter string) bool {
+	return quitAfter == "" && (dropAfter == "" || dropAfter == "dot")
+}
 
 // ErrInterrupted is returned when the user interrupts before the session.
 var ErrInterrupted = errors.New("interrupted")
+
+// interruptedError ends a report whose MX lookup was interrupted.
+type interruptedError struct{}
+
+func (interruptedError) Error() string { return "interrupted while looking up the MX" }
 
 // buildMessage composes the message; reading standard input can block for
 // as long as the user likes, so it gives way to ctx.
@@ -405,7 +415,11 @@ func tlsConfig(o Options) (*tls.Config, error) {
 // finish fills the report from the session result and diagnoses a failure.
 func finish(report *transcript.Report, rec *transcript.Recorder, o Options, res *smtpclient.Result, preErr error) *transcript.Report {
 	if preErr != nil {
-		res = &smtpclient.Result{ExitCode: smtpclient.ExitConnect, Phase: smtpclient.PhaseConnect, Err: preErr}
+		code := smtpclient.ExitConnect
+		if errors.As(preErr, new(interruptedError)) {
+			code = smtpclient.ExitInterrupted
+		}
+		res = &smtpclient.Result{ExitCode: code, Phase: smtpclient.PhaseConnect, Err: preErr}
 	}
 	report.Steps = res.Steps
 	report.TLS = res.TLS
@@ -418,7 +432,7 @@ func finish(report *transcript.Report, rec *transcript.Recorder, o Options, res 
 	r := transcript.Result{
 		OK: res.OK(), ExitCode: res.ExitCode, Phase: res.Phase, Command: res.Command,
 		MessageFate: res.MessageFate, QueueID: res.QueueID, AcceptedRcpts: res.Accepted, RejectedRcpts: res.Rejected,
-		StoppedAfter: res.StoppedAfter, ExitMeaning: smtpclient.ExitMeaning(res.ExitCode),
+		StoppedAfter: res.StoppedAfter, Dropped: res.Dropped, ExitMeaning: smtpclient.ExitMeaning(res.ExitCode),
 	}
 	if res.Reply != nil {
 		r.Reply = &transcript.Reply{Code: res.Reply.Code, EnhancedCode: res.Reply.Enhanced, Lines: res.Reply.Lines}

@@ -2,13 +2,24 @@ package probe
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smtpprobe/smtpprobe/diagnose"
 	"github.com/smtpprobe/smtpprobe/mxlookup"
+	"github.com/smtpprobe/smtpprobe/mxlookup/dnstest"
 	"github.com/smtpprobe/smtpprobe/smtpclient"
 )
 
@@ -110,5 +121,50 @@ func TestLocalDiagnosis(t *testing.T) {
 		if d.Category != tt.category || d.Meaning == "" || len(d.NextSteps) == 0 && tt.category != "unknown" {
 			t.Errorf("%v: %+v, want category %s with meaning and steps", tt.res.Err, d, tt.category)
 		}
+	}
+}
+
+func TestTLSConfigClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	writeKeyPair := func(name string) (cert, key string) {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kd, _ := x509.MarshalPKCS8PrivateKey(k)
+		cert, key = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+		os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+		os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600)
+		return cert, key
+	}
+	cert, key := writeKeyPair("client")
+	chain, _ := writeKeyPair("intermediate")
+	cfg, err := tlsConfig(Options{TLSCertFile: cert, TLSKeyFile: key, TLSChainFile: chain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Certificates) != 1 || len(cfg.Certificates[0].Certificate) != 2 {
+		t.Fatalf("want the client certificate followed by one chain certificate, got %+v", cfg.Certificates)
+	}
+	if _, err := tlsConfig(Options{TLSCertFile: cert, TLSKeyFile: chain}); err == nil || !IsUsage(err) {
+		t.Fatalf("mismatched key accepted: %v", err)
+	}
+}
+
+func TestInterruptDuringMXLookup(t *testing.T) {
+	dns := dnstest.Start(t, dnstest.Zone{"slow.test.": {Drop: true}})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	report, err := Run(ctx, Options{To: []string{"a@slow.test"}, DNSServer: dns, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Result.ExitCode != smtpclient.ExitInterrupted || report.Diagnosis != nil {
+		t.Fatalf("exit %d, diagnosis %+v: want 130 and none", report.Result.ExitCode, report.Diagnosis)
 	}
 }

@@ -129,14 +129,15 @@ var quitAfterNames = map[string]string{
 }
 
 // NormalizeDropAfter maps a --drop-after value to its canonical name: the
-// --quit-after points and "dot" (after the reply to the final dot).
+// --quit-after points, "data" (after the 354 reply) and "dot" (after the
+// reply to the final dot).
 func NormalizeDropAfter(v string) (string, error) {
-	if v == "dot" {
+	if v == "dot" || v == "data" {
 		return v, nil
 	}
 	c, err := NormalizeQuitAfter(v)
 	if err != nil {
-		return "", fmt.Errorf("--drop-after %q: want one of connect, banner, first-helo, tls, helo, auth, mail, rcpt, dot", v)
+		return "", fmt.Errorf("--drop-after %q: want one of connect, banner, first-helo, tls, helo, auth, mail, rcpt, data, dot", v)
 	}
 	return c, nil
 }

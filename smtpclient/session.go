@@ -57,6 +57,7 @@ type Result struct {
 	QueueID      string
 	MessageFate  string
 	StoppedAfter string
+	Dropped      bool // stopped by --drop-after: closed without QUIT
 }
 
 // OK reports whether the session ended without a failure.
@@ -262,7 +263,6 @@ func (s *session) send(cmd, shown string) error {
 	} else {
 		s.rec.Sent(s.tls, cmd)
 	}
-	s.deadline()
 	if _, err := s.bw.WriteString(cmd + "\r\n"); err != nil {
 		return err
 	}
@@ -709,8 +709,12 @@ func (s *session) auth() bool {
 		s.rec.AddSecret(s.cfg.AuthPassword)
 	}
 	optional := s.cfg.AuthOptional || s.cfg.AuthOptionalStrict
+	flag := "--auth-optional"
+	if s.cfg.AuthOptionalStrict {
+		flag = "--auth-optional-strict"
+	}
 	skip := func(why string) bool {
-		s.rec.Infof("Not authenticating: %s; going on without AUTH (--auth-optional)", why)
+		s.rec.Infof("Not authenticating: %s; going on without AUTH (%s)", why, flag)
 		return true
 	}
 	if !s.tls && !s.cfg.AuthPlaintext {
@@ -852,6 +856,11 @@ func (s *session) authWith(mech string) (bool, string, *Reply, error) {
 	if err != nil {
 		return false, shown, nil, err
 	}
+	if r.Code == 334 {
+		// Still challenging after ten rounds: cancel (RFC 4954 §4).
+		_ = s.send("*", "")
+		return false, shown, nil, &ProtocolError{What: "the server kept sending 334 challenges"}
+	}
 	if r.Code == 235 {
 		return true, shown, r, nil
 	}
@@ -862,7 +871,7 @@ func (s *session) authWith(mech string) (bool, string, *Reply, error) {
 func (s *session) transaction() {
 	var msg io.ReadCloser
 	size := int64(-1)
-	sending := s.cfg.QuitAfter != "mail" && s.cfg.QuitAfter != "rcpt" && s.cfg.DropAfter != "mail" && s.cfg.DropAfter != "rcpt"
+	sending := s.cfg.QuitAfter != "mail" && s.cfg.QuitAfter != "rcpt" && s.cfg.DropAfter != "mail" && s.cfg.DropAfter != "rcpt" && s.cfg.DropAfter != "data"
 	if sending && s.cfg.OpenMessage != nil {
 		m, sz, err := s.cfg.OpenMessage()
 		if err != nil {
@@ -950,6 +959,10 @@ func (s *session) data(msg io.Reader) {
 	if r.Code != 354 {
 		s.res.MessageFate = "not sent: the server refused the DATA command"
 		s.refused(PhaseData, cmd, r)
+		return
+	}
+	if s.stopAt("data") {
+		s.res.MessageFate = "not sent: the connection was dropped after the 354 reply, in the middle of the transaction (--drop-after data)"
 		return
 	}
 	if msg == nil {
@@ -1048,7 +1061,7 @@ func (s *session) stopAt(point string) bool {
 		s.quit()
 		return true
 	case s.cfg.DropAfter:
-		s.res.StoppedAfter = point + " (connection dropped, no QUIT)"
+		s.res.StoppedAfter, s.res.Dropped = point, true
 		s.rec.Infof("Dropping the connection without QUIT (--drop-after %s)", point)
 		_ = s.conn.Close()
 		if s.res.Phase == "" {

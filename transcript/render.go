@@ -92,7 +92,12 @@ func WriteAnnotation(w io.Writer, r *Report, opts TextOptions) error {
 	res := r.Result
 	if res.OK && len(res.RejectedRcpts) == 0 {
 		what := res.MessageFate
-		if res.StoppedAfter != "" {
+		switch {
+		case res.Dropped && res.MessageFate != "":
+			what = res.MessageFate + "; then the connection was dropped without QUIT (--drop-after " + res.StoppedAfter + ")"
+		case res.Dropped:
+			what = "connection dropped without QUIT after " + res.StoppedAfter + " as asked (--drop-after); no message sent"
+		case res.StoppedAfter != "":
 			what = "stopped after " + res.StoppedAfter + " as asked (--quit-after); no message sent"
 		}
 		if what == "" {

@@ -104,7 +104,8 @@ type Result struct {
 	QueueID       string   `json:"queue_id,omitempty"`
 	AcceptedRcpts []string `json:"accepted_recipients,omitempty"`
 	RejectedRcpts []string `json:"rejected_recipients,omitempty"`
-	StoppedAfter  string   `json:"stopped_after,omitempty"` // --quit-after
+	StoppedAfter  string   `json:"stopped_after,omitempty"` // the --quit-after or --drop-after point
+	Dropped       bool     `json:"dropped,omitempty"`       // closed without QUIT (--drop-after)
 	ExitMeaning   string   `json:"exit_meaning,omitempty"`
 	CodeMeaning   string   `json:"code_meaning,omitempty"`
 }

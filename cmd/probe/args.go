@@ -70,7 +70,10 @@ func redactArgv(argv []string, password string, show bool) []string {
 			out[i+1] = transcript.Redacted
 		}
 	}
-	if password != "" {
+	// Very short passwords are left to the option-position rule above:
+	// replacing "1" everywhere would mangle "--port 1025" and protect
+	// nothing (the recorder makes the same choice).
+	if len(password) >= 3 {
 		for i, a := range out {
 			out[i] = strings.ReplaceAll(a, password, transcript.Redacted)
 		}

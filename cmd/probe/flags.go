@@ -112,7 +112,7 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.Var(attachFlag{&f.attachments, "attach-name"}, "attach-name", "file name of the following --attach (no value: no name)")
 	fs.Lookup("attach-name").NoOptDefVal = optionalUnset
 	fs.StringArrayVar(&f.attachBody, "attach-body", nil, "an alternative body part (text, \"-\", \"@file\") (repeatable)")
-	fs.BoolVar(&f.noDataFixup, "no-data-fixup", false, "send --data exactly as given (no token expansion or line-ending fixes)")
+	fs.BoolVar(&f.noDataFixup, "no-data-fixup", false, "send --data without token expansion or header fix-ups (line endings still leave as CRLF)")
 	fs.BoolVar(&f.noStripFrom, "no-strip-from", false, "keep a leading mbox \"From \" line in --data")
 
 	fs.StringVar(&f.quitAfter, "quit-after", "", "stop after: connect, banner, first-helo, tls, helo, auth, mail, rcpt")

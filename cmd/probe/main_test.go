@@ -449,3 +449,21 @@ func TestLocalPortAndClientCert(t *testing.T) {
 		t.Fatalf("with a client certificate: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+func TestDropAfterDotAndData(t *testing.T) {
+	h, p := startScenario(t, "ok")
+	code, out, _ := runCLI(t, "", "-s", h, "-p", p, "-t", "a@b.test", "--drop-after", "dot")
+	if code != 0 || !strings.Contains(out, "accepted for delivery") || !strings.Contains(out, "dropped without QUIT (--drop-after dot)") {
+		t.Fatalf("drop-after dot: exit %d\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "", "-s", h, "-p", p, "-t", "a@b.test", "--drop-after", "data", "--json")
+	s := decode(t, out)
+	if code != 0 || strings.Contains(out, "Message-ID") {
+		t.Fatalf("drop-after data sent the message or failed: exit %d\n%s", code, out)
+	}
+	for _, e := range s.Transcript {
+		if strings.HasSuffix(e.Text, "QUIT") {
+			t.Fatalf("QUIT sent although dropped: %q", e.Text)
+		}
+	}
+}

@@ -162,7 +162,9 @@ func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*tra
 	}
 	report, err := probe.Run(ctx, opts)
 	if errors.Is(err, probe.ErrInterrupted) {
-		fmt.Fprintf(w, "*** interrupted\n")
+		if v.format == "text" { // JSON and Markdown readers get no stray line
+			fmt.Fprintf(w, "*** interrupted\n")
+		}
 		return nil, smtpclient.ExitInterrupted
 	}
 	if err != nil {
