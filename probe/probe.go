@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -458,7 +459,11 @@ func diagnosis(o Options, res *smtpclient.Result, rec *transcript.Recorder) *dia
 		if len(res.Rejected) == 0 {
 			return nil
 		}
-		reply, phase = res.RcptReplies[res.Rejected[0]], smtpclient.PhaseRcpt
+		first := res.Rejected[0]
+		reply, phase = res.RcptReplies[first], smtpclient.PhaseRcpt
+		if slices.Contains(res.RefusedAfterData, first) {
+			phase = smtpclient.PhaseEndOfData
+		}
 	}
 	ctx := diagnose.Context{
 		Port: portOf(res.Address), TLS: res.TLSActive, Authenticated: res.Authenticated,

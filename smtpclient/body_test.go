@@ -258,6 +258,9 @@ func TestLMTPRepliesPerRecipient(t *testing.T) {
 			cfg.Protocol = "lmtp"
 			cfg.To = []string{"a@b.test", "c@b.test"}
 			res := Run(context.Background(), cfg)
+			if len(res.RefusedAfterData) != tt.rejected {
+				t.Fatalf("refused after data %v, want %d", res.RefusedAfterData, tt.rejected)
+			}
 			if res.ExitCode != tt.wantExit || len(res.Accepted) != tt.accepted || len(res.Rejected) != tt.rejected {
 				t.Fatalf("exit %d (%v) accepted %v rejected %v", res.ExitCode, res.Err, res.Accepted, res.Rejected)
 			}

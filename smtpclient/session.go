@@ -51,13 +51,16 @@ type Result struct {
 	AuthProbe     *Reply
 	AuthProbeMech string
 
-	Accepted     []string
-	Rejected     []string
-	RcptReplies  map[string]*Reply
-	QueueID      string
-	MessageFate  string
-	StoppedAfter string
-	Dropped      bool // stopped by --drop-after: closed without QUIT
+	Accepted    []string
+	Rejected    []string
+	RcptReplies map[string]*Reply
+	// RefusedAfterData are the recipients refused after the final dot (LMTP
+	// replies per recipient there), not at RCPT.
+	RefusedAfterData []string
+	QueueID          string
+	MessageFate      string
+	StoppedAfter     string
+	Dropped          bool // stopped by --drop-after: closed without QUIT
 }
 
 // OK reports whether the session ended without a failure.
@@ -1012,6 +1015,7 @@ func (s *session) data(msg io.Reader) {
 			}
 			s.res.Rejected = append(s.res.Rejected, rcpt)
 			s.res.RcptReplies[rcpt] = rr
+			s.res.RefusedAfterData = append(s.res.RefusedAfterData, rcpt)
 		}
 		s.res.Accepted = delivered
 	}
