@@ -15,26 +15,27 @@ import (
 	"github.com/smtpprobe/smtpprobe/transcript"
 )
 
+// probeScenario starts a scenario server and probes it as a library user
+// would: probe.Run with the server's address (probe.SplitServer reads it).
+func probeScenario(name string, engine probe.Diagnoser) (*transcript.Report, error) {
+	srv, err := scenario.Start(context.Background(), name, scenario.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	return probe.Run(context.Background(), probe.Options{
+		Server: srv.Addr, TLSMode: smtpclient.TLSNone, TLSModeSet: true,
+		From: "alice@example.com", To: []string{"bob@example.net"}, EHLO: "client.example",
+		Engine: engine, ToolName: "example",
+	})
+}
+
 // Probe a server and act on the diagnosis: here the scenario server that
 // refuses to relay, as most MXs do for mail that is not theirs.
 func Example_probeAndDiagnose() {
-	srv, err := scenario.Start(context.Background(), "relay-denied", scenario.Options{})
+	report, err := probeScenario("relay-denied", &diagnose.Lazy{})
 	if err != nil {
 		fmt.Println(err)
-		return
-	}
-	defer srv.Close()
-	host, port, _ := strings.Cut(srv.Addr, ":")
-	var portNum int
-	fmt.Sscan(port, &portNum)
-
-	report, err := probe.Run(context.Background(), probe.Options{
-		Server: host, Port: portNum, TLSMode: smtpclient.TLSNone, TLSModeSet: true,
-		From: "alice@example.com", To: []string{"bob@example.net"}, EHLO: "client.example",
-		Engine: &diagnose.Lazy{}, ToolName: "example",
-	})
-	if err != nil {
-		fmt.Println("usage:", err)
 		return
 	}
 	r := report.Result
@@ -63,19 +64,7 @@ func Example_explainReply() {
 
 // Render a session for a support ticket.
 func Example_markdown() {
-	srv, err := scenario.Start(context.Background(), "ok", scenario.Options{})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer srv.Close()
-	host, port, _ := strings.Cut(srv.Addr, ":")
-	var portNum int
-	fmt.Sscan(port, &portNum)
-	report, err := probe.Run(context.Background(), probe.Options{
-		Server: host, Port: portNum, TLSMode: smtpclient.TLSNone, TLSModeSet: true,
-		From: "alice@example.com", To: []string{"bob@example.net"}, EHLO: "client.example", ToolName: "example",
-	})
+	report, err := probeScenario("ok", nil)
 	if err != nil {
 		fmt.Println(err)
 		return

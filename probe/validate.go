@@ -2,11 +2,11 @@ package probe
 
 import (
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 
 	"github.com/smtpprobe/smtpprobe/compose"
+	"github.com/smtpprobe/smtpprobe/mxlookup"
+	"github.com/smtpprobe/smtpprobe/smtpclient"
 )
 
 // validate checks user input before anything reaches the wire: CR, LF or
@@ -37,13 +37,23 @@ func validate(o *Options) error {
 	if o.Auth && o.AuthUser == "" {
 		return usage("--auth needs a user name: give --auth-user")
 	}
+	for _, m := range o.AuthMechs {
+		if !smtpclient.SupportedMech(m) {
+			return usage("--auth %s: not a supported mechanism (supported: PLAIN, LOGIN, CRAM-MD5)", m)
+		}
+	}
+	if o.RoutingDomain != "" {
+		if _, err := mxlookup.ToASCII(o.RoutingDomain); err != nil {
+			return usage("--copy-routing %q: %v", o.RoutingDomain, err)
+		}
+	}
 	switch o.Protocol {
 	case "", "esmtp", "smtp", "lmtp":
 	default:
 		return usage("protocol %q: want smtp, esmtp or lmtp", o.Protocol)
 	}
 	if o.LocalInterface != "" {
-		if err := checkLocalInterface(o.LocalInterface); err != nil {
+		if _, err := smtpclient.ParseLocalAddr(o.LocalInterface); err != nil {
 			return usage("--local-interface %q: %v", o.LocalInterface, err)
 		}
 	}
@@ -76,23 +86,6 @@ func checkEHLO(name string) error {
 	}
 	if len(name) > 255 {
 		return fmt.Errorf("longer than 255 characters")
-	}
-	return nil
-}
-
-// checkLocalInterface accepts IP, IP:port and [IPv6]:port.
-func checkLocalInterface(v string) error {
-	host, port := v, ""
-	if h, p, err := net.SplitHostPort(v); err == nil {
-		host, port = h, p
-	}
-	if net.ParseIP(strings.Trim(host, "[]")) == nil && !(host == "" && port != "") {
-		return fmt.Errorf("want an IP address of this machine, optionally with :port")
-	}
-	if port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			return fmt.Errorf("bad port %q", port)
-		}
 	}
 	return nil
 }

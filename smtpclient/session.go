@@ -428,8 +428,9 @@ func (s *session) tryAddress(h Host, addr string, canMoveOn, last bool) (bool, c
 	s.rec.Infof("Trying %s (%s)...", addr, h.Name)
 	d := net.Dialer{Timeout: s.cfg.Timeout}
 	if s.cfg.LocalAddr != "" {
-		la, err := localTCPAddr(s.cfg.LocalAddr)
+		la, err := ParseLocalAddr(s.cfg.LocalAddr)
 		if err != nil {
+			err = fmt.Errorf("--local-interface %q: %w", s.cfg.LocalAddr, err)
 			return false, connectFailure{reason: err.Error(), final: true, apply: func() {
 				s.rec.Errorf("%v", err)
 				s.stop(ExitConnect, PhaseConnect, "", nil, err)
@@ -502,18 +503,20 @@ func unwrapOpError(err error) error {
 	return err
 }
 
-func localTCPAddr(s string) (*net.TCPAddr, error) {
+// ParseLocalAddr reads a source address for the connection: IP, IP:port,
+// [IPv6]:port, or :port alone (any local address, that port).
+func ParseLocalAddr(s string) (*net.TCPAddr, error) {
 	host, port := s, "0"
 	if h, p, err := net.SplitHostPort(s); err == nil {
 		host, port = h, p
 	}
 	ip := net.ParseIP(strings.Trim(host, "[]"))
-	if ip == nil && host != "" { // "" with a port: any local address, that port
-		return nil, fmt.Errorf("--local-interface %q: not an IP address", s)
+	if ip == nil && host != "" {
+		return nil, errors.New("want an IP address of this machine, optionally with :port")
 	}
 	pn, err := strconv.Atoi(port)
 	if err != nil || pn < 0 || pn > 65535 {
-		return nil, fmt.Errorf("--local-interface %q: bad port", s)
+		return nil, fmt.Errorf("bad port %q", port)
 	}
 	return &net.TCPAddr{IP: ip, Port: pn}, nil
 }
