@@ -22,6 +22,20 @@ func ValidAddress(a string) error {
 			return errors.New("contains CR, LF or another control character")
 		}
 	}
+	if strings.HasPrefix(a, "@") {
+		// An RFC 5321 source route, "@relay1,@relay2:user@domain": obsolete,
+		// but relay checks still send it.
+		route, mailbox, ok := strings.Cut(a, ":")
+		if !ok {
+			return errors.New("source route without ':'")
+		}
+		for _, hop := range strings.Split(route, ",") {
+			if !strings.HasPrefix(hop, "@") || !ValidDomain(hop[1:]) {
+				return fmt.Errorf("bad source route %q", route)
+			}
+		}
+		return ValidAddress(mailbox)
+	}
 	if strings.ContainsAny(a, "<>") {
 		return errors.New("give the bare address, without < >")
 	}
@@ -31,8 +45,8 @@ func ValidAddress(a string) error {
 	}
 	local, domain := a[:at], a[at+1:]
 	quoted := len(local) >= 2 && local[0] == '"' && local[len(local)-1] == '"'
-	if !quoted && strings.ContainsAny(local, " \t\"") {
-		return errors.New("space or quote in an unquoted local part")
+	if !quoted && strings.ContainsAny(local, " \t\"@") {
+		return errors.New("space, quote or @ in an unquoted local part")
 	}
 	if quoted && strings.Contains(local[1:len(local)-1], `"`) {
 		return errors.New("quote inside a quoted local part")

@@ -168,3 +168,16 @@ func TestInterruptDuringMXLookup(t *testing.T) {
 		t.Fatalf("exit %d, diagnosis %+v: want 130 and none", report.Result.ExitCode, report.Diagnosis)
 	}
 }
+
+func TestValidAddressForms(t *testing.T) {
+	for _, a := range []string{"a@b.example", "@relay.example:user@dest.example", "@r1.example,@r2.example:u@d.example"} {
+		if err := ValidAddress(a); err != nil {
+			t.Errorf("%q refused: %v", a, err)
+		}
+	}
+	for _, a := range []string{"a@b@c.example", "@relay.example", "@bad host:u@d.example", "@r.example:a@b@c.example"} {
+		if err := ValidAddress(a); err == nil {
+			t.Errorf("%q accepted", a)
+		}
+	}
+}

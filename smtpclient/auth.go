@@ -112,6 +112,9 @@ func chooseMechs(wanted, advertised []string, tlsActive bool) ([]string, error) 
 	return out, nil
 }
 
+// SupportedMech reports whether the probe can run mechanism m (any case).
+func SupportedMech(m string) bool { return implemented(strings.ToUpper(m)) }
+
 func implemented(m string) bool {
 	for _, o := range mechOrderTLS {
 		if o == m {

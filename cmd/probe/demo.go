@@ -155,7 +155,10 @@ func demoOne(ctx context.Context, name string, engine *diagnose.Engine, v view, 
 	if v.format == "json" {
 		out = &captured
 	}
-	report, code := session(ctx, opts, v, out)
+	report, code, err := session(ctx, opts, v, out)
+	if err != nil {
+		return false, err
+	}
 	if v.format == "json" {
 		_, _ = sio.out.Write(captured.Bytes())
 	}

@@ -222,6 +222,10 @@ func TestBadInput(t *testing.T) {
 		{"missing value not on a terminal", []string{"-s", h, "-p", p, "-t"}, 1, "to"},
 		{"password prompt not on a terminal", []string{"-s", h, "-p", p, "-t", "a@b.test", "-au", "demo"}, 1, "terminal"},
 		{"closed port", []string{"-s", "127.0.0.1", "-p", "1", "-t", "a@b.test"}, 2, ""},
+		{"bad cc", []string{"-s", h, "-p", p, "-t", "a@b.test", "--cc", "bad"}, 1, "--cc"},
+		{"two @ in bcc", []string{"-s", h, "-p", p, "-t", "a@b.test", "--bcc", "a@b@c.test"}, 1, "--bcc"},
+		{"bad copy-routing", []string{"-t", "a@b.test", "--copy-routing", "bad..domain"}, 1, "--copy-routing"},
+		{"unsupported mechanism", []string{"-s", h, "-p", p, "-t", "a@b.test", "-a", "NTLM", "-au", "u", "-ap", "ppp"}, 1, "NTLM"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -86,7 +86,11 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return usageError(io, err)
 	}
-	_, code := session(ctx, opts, outputMode(f), out.w)
+	_, code, err := session(ctx, opts, outputMode(f), out.w)
+	if err != nil {
+		out.discard() // no empty or partial --output file for a usage error
+		return usageError(io, err)
+	}
 	if err := out.commit(); err != nil {
 		fmt.Fprintf(io.err, "probe: %v\n", err)
 		if code == 0 {
@@ -143,9 +147,10 @@ func outputMode(f *sessionFlags) view {
 	return v
 }
 
-// session runs one session and renders it; it returns the report (nil on a
-// usage error) and the exit code.
-func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*transcript.Report, int) {
+// session runs one session and renders it; it returns the report and the
+// exit code, or the usage error (or interruption) that kept the session
+// from starting, for the caller to report.
+func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*transcript.Report, int, error) {
 	textOpts := transcript.TextOptions{Timestamps: v.timestamps, NoMarkers: v.noMarkers, Diagnosis: diagnose.WriteText}
 	show := func(e transcript.Event) bool {
 		if v.silent == 2 && e.Dir != transcript.Error && !e.Unexpected {
@@ -162,14 +167,10 @@ func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*tra
 	}
 	report, err := probe.Run(ctx, opts)
 	if errors.Is(err, probe.ErrInterrupted) {
-		if v.format == "text" { // JSON and Markdown readers get no stray line
-			fmt.Fprintf(w, "*** interrupted\n")
-		}
-		return nil, smtpclient.ExitInterrupted
+		return nil, smtpclient.ExitInterrupted, errInterrupted
 	}
 	if err != nil {
-		fmt.Fprintf(w, "*** %v\n", err)
-		return nil, smtpclient.ExitUsage
+		return nil, smtpclient.ExitUsage, err
 	}
 	code := report.Result.ExitCode
 	switch v.format {
@@ -196,7 +197,7 @@ func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*tra
 			}
 		}
 	}
-	return report, code
+	return report, code, nil
 }
 
 // sessionOptions turns flags into probe options.
@@ -211,6 +212,13 @@ func sessionOptions(f *sessionFlags, fs *pflag.FlagSet, io stdio) (probe.Options
 	}
 	o.To = splitList(f.to)
 	cc, bcc := splitList(f.cc), splitList(f.bcc)
+	for name, list := range map[string][]string{"--cc": cc, "--bcc": bcc} {
+		for _, a := range list {
+			if err := probe.ValidAddress(a); err != nil {
+				return o, fmt.Errorf("%s %q: %w", name, a, err)
+			}
+		}
+	}
 	if len(o.To) == 0 {
 		if io.isTerminal != nil && io.isTerminal() {
 			t, err := io.prompter(nil)("to")
@@ -518,6 +526,14 @@ func newOutput(path string, stdout io.Writer) (*output, error) {
 		return nil, fmt.Errorf("--output %s: %w", path, err)
 	}
 	return &output{w: f, f: f, path: path}, nil
+}
+
+// discard drops the temporary file of an --output that will not be written.
+func (o *output) discard() {
+	if o.f != nil {
+		o.f.Close()
+		os.Remove(o.f.Name())
+	}
 }
 
 func (o *output) commit() error {
