@@ -46,6 +46,10 @@ type Options struct {
 	// present (the key may be in the certificate file).
 	TLSCertFile, TLSKeyFile, TLSChainFile string
 	TLSConfig                             *tls.Config // base TLS config (tests)
+	// TLSFailSameConnection is swaks's --tls-optional after a failed
+	// handshake: go on in clear on the same connection instead of
+	// reconnecting (smtpclient.Config.TLSFailSameConnection).
+	TLSFailSameConnection bool
 
 	Network        string // tcp, tcp4, tcp6
 	LocalInterface string
@@ -211,7 +215,7 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 	cfg := smtpclient.Config{
 		Hosts: hosts, Port: port, Network: o.Network, LocalAddr: o.LocalInterface, Resolver: resolver,
 		EHLOName: o.EHLO, Protocol: o.Protocol,
-		TLSMode: o.TLSMode, TLSVerify: o.TLSVerify, TLSServerName: o.TLSSNI, TLSConfig: tlsCfg,
+		TLSMode: o.TLSMode, TLSVerify: o.TLSVerify, TLSServerName: o.TLSSNI, TLSConfig: tlsCfg, TLSFailSameConnection: o.TLSFailSameConnection,
 		Auth: o.Auth, AuthProbe: o.AuthProbe, AuthOptional: o.AuthOptional, AuthOptionalStrict: o.AuthOptionalStrict, AuthMechs: o.AuthMechs, AuthUser: o.AuthUser, AuthPassword: o.AuthPassword, AuthPlaintext: o.AuthPlaintext,
 		From: o.From, To: o.To,
 		QuitAfter: quitAfter, DropAfter: dropAfter, Timeout: o.Timeout, SessionTimeout: o.SessionTimeout,
@@ -426,6 +430,7 @@ func finish(report *transcript.Report, rec *transcript.Recorder, o Options, res 
 	report.TLS = res.TLS
 	report.RoundTrips = res.RoundTrips
 	report.Candidates = res.Candidates
+	report.TLSFallback = res.TLSFallback
 	if res.Host != "" {
 		report.Target.Host = res.Host
 	}

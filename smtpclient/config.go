@@ -77,6 +77,12 @@ type Config struct {
 	TLSVerify     bool        // abort on an unverifiable certificate
 	TLSServerName string      // SNI and verification name; "" = the host name
 	TLSConfig     *tls.Config // base config (RootCAs, versions, client certificate); cloned
+	// TLSFailSameConnection is swaks's --tls-optional: after a failed
+	// STARTTLS handshake the session goes on in clear on the same
+	// connection, whatever state the server is in. Without it a failed
+	// opportunistic handshake is followed by a new connection without
+	// STARTTLS, as MTAs do.
+	TLSFailSameConnection bool
 
 	Auth          bool
 	AuthMechs     []string // "" = choose among advertised

@@ -35,6 +35,9 @@ type Result struct {
 	Steps      []transcript.Step
 	RoundTrips int
 	TLS        *transcript.TLSInfo
+	// TLSFallback is set when an opportunistic STARTTLS handshake failed
+	// and the session went on in clear (TLSOptional only).
+	TLSFallback *TLSFallback
 
 	Banner        *Reply
 	ServerName    string            // first word of the banner text
@@ -62,6 +65,16 @@ type Result struct {
 	StoppedAfter     string
 	Dropped          bool // stopped by --drop-after: closed without QUIT
 }
+
+// TLSFallback records a failed opportunistic handshake and how the session
+// went on in clear.
+type TLSFallback = transcript.TLSFallback
+
+// How a session goes on after a failed opportunistic handshake.
+const (
+	FallbackReconnected    = "reconnected"
+	FallbackSameConnection = "same-connection"
+)
 
 // OK reports whether the session ended without a failure.
 func (r *Result) OK() bool { return r.ExitCode == ExitOK }
@@ -426,17 +439,12 @@ func (s *session) resolve(host string) ([]net.IP, error) {
 // tryAddress connects to one address and reads the banner.
 func (s *session) tryAddress(h Host, addr string, canMoveOn, last bool) (bool, connectFailure) {
 	s.rec.Infof("Trying %s (%s)...", addr, h.Name)
-	d := net.Dialer{Timeout: s.cfg.Timeout}
-	if s.cfg.LocalAddr != "" {
-		la, err := ParseLocalAddr(s.cfg.LocalAddr)
-		if err != nil {
-			err = fmt.Errorf("--local-interface %q: %w", s.cfg.LocalAddr, err)
-			return false, connectFailure{reason: err.Error(), final: true, apply: func() {
-				s.rec.Errorf("%v", err)
-				s.stop(ExitConnect, PhaseConnect, "", nil, err)
-			}}
-		}
-		d.LocalAddr = la
+	d, err := s.dialer()
+	if err != nil {
+		return false, connectFailure{reason: err.Error(), final: true, apply: func() {
+			s.rec.Errorf("%v", err)
+			s.stop(ExitConnect, PhaseConnect, "", nil, err)
+		}}
 	}
 	start := s.rec.Since()
 	c, err := d.DialContext(s.ctx, s.cfg.Network, addr)
@@ -453,19 +461,13 @@ func (s *session) tryAddress(h Host, addr string, canMoveOn, last bool) (bool, c
 			}
 		}}
 	}
-	s.raw = &rawConn{Conn: c}
-	s.conn = s.raw
-	s.mu.Lock()
-	s.cur = c
-	s.mu.Unlock()
+	s.attach(c)
 	s.server = h.Name
 	s.res.Host, s.res.Address, s.res.LocalAddr = h.Name, c.RemoteAddr().String(), c.LocalAddr().String()
 	s.rec.Infof("Connected to %s (%s) from %s in %.1f ms", h.Name, c.RemoteAddr(), c.LocalAddr(), transcript.Millis(s.rec.Since()-start))
-	s.br = bufio.NewReader(s.conn)
-	s.bw = bufio.NewWriterSize(deadlineWriter{s}, 16*1024)
 
 	if s.cfg.TLSMode == TLSImplicit {
-		if err := s.handshake(); err != nil {
+		if err := s.handshake(true); err != nil {
 			s.raw.Close()
 			return false, connectFailure{reason: "TLS failed", final: true, apply: func() {}}
 		}
@@ -493,6 +495,31 @@ func (s *session) tryAddress(h Host, addr string, canMoveOn, last bool) (bool, c
 		return false, connectFailure{reason: fmt.Sprintf("banner refused: %d", r.Code), final: true, apply: func() {}}
 	}
 	return true, connectFailure{}
+}
+
+// dialer is the net.Dialer of every connection of the session.
+func (s *session) dialer() (*net.Dialer, error) {
+	d := &net.Dialer{Timeout: s.cfg.Timeout}
+	if s.cfg.LocalAddr != "" {
+		la, err := ParseLocalAddr(s.cfg.LocalAddr)
+		if err != nil {
+			return nil, fmt.Errorf("--local-interface %q: %w", s.cfg.LocalAddr, err)
+		}
+		d.LocalAddr = la
+	}
+	return d, nil
+}
+
+// attach makes c the session's connection, in clear.
+func (s *session) attach(c net.Conn) {
+	s.raw = &rawConn{Conn: c}
+	s.conn = s.raw
+	s.tls = false
+	s.mu.Lock()
+	s.cur = c
+	s.mu.Unlock()
+	s.br = bufio.NewReader(s.conn)
+	s.bw = bufio.NewWriterSize(deadlineWriter{s}, 16*1024)
 }
 
 func unwrapOpError(err error) error {
@@ -618,18 +645,80 @@ func (s *session) startTLS() bool {
 		s.stop(ExitTLS, PhaseStartTLS, cmd, r, err)
 		return false
 	}
-	if err := s.handshake(); err != nil {
-		return false
+	if err := s.handshake(false); err != nil {
+		return s.tlsFallback(err)
 	}
 	s.afterTLS = true
 	s.res.Extensions = nil
 	return s.hello()
 }
 
-// handshake runs the TLS client handshake on the raw connection. The
-// certificate is always verified and the result recorded; only
-// --tls-verify makes a failure abort the session.
-func (s *session) handshake() error {
+// tlsFallback decides what follows a failed STARTTLS handshake (handshake
+// has already recorded it and ended the session). Opportunistic TLS does
+// what MTAs do when the handshake breaks (Exim's tls_tempfail_tryclear,
+// Postfix's "may" level after a failed handshake on the next attempt): the
+// failure becomes a finding, and a new connection without STARTTLS
+// finishes the session in clear, so the outcome is the server's answer to
+// the mail. swaks's --tls-optional goes on on the same connection instead.
+// Required and strict modes, a --tls-verify refusal, a deadline and an
+// interruption stay failures.
+func (s *session) tlsFallback(hsErr error) bool {
+	if s.cfg.TLSMode != TLSOptional || s.ctx.Err() != nil || s.pastSessionDeadline() || errors.Is(hsErr, errVerifyRefused) {
+		return false
+	}
+	fb := &TLSFallback{Reason: s.rec.Scrub(hsErr.Error()), ResultType: TLSResultType(hsErr)}
+	s.res.TLSFallback = fb
+	s.stop(ExitOK, "", "", nil, nil)
+	if s.cfg.TLSFailSameConnection {
+		fb.Action = FallbackSameConnection
+		s.rec.Errorf("STARTTLS attempted but failed; going on in clear on the same connection (--tls-optional, as swaks does)")
+		s.conn, s.tls = s.raw, false
+		s.br = bufio.NewReader(s.conn)
+		s.bw = bufio.NewWriterSize(deadlineWriter{s}, 16*1024)
+		return true
+	}
+	fb.Action = FallbackReconnected
+	s.rec.Infof("Opportunistic TLS failed (RFC 8460 %s); reconnecting to finish the session in clear, as MTAs do (--tls-optional-strict stops here instead)", fb.ResultType)
+	s.conn.Close()
+	d, err := s.dialer()
+	if err != nil {
+		s.failure(PhaseConnect, "", err)
+		return false
+	}
+	start := s.rec.Since()
+	s.rec.Infof("Trying %s (%s) again, without STARTTLS...", s.res.Address, s.server)
+	c, err := d.DialContext(s.ctx, s.cfg.Network, s.res.Address)
+	if err != nil {
+		s.rec.Errorf("cannot connect to %s: %v", s.res.Address, unwrapOpError(err))
+		s.stop(ExitConnect, PhaseConnect, "", nil, fmt.Errorf("reconnecting in clear after the failed TLS handshake: cannot connect to %s: %w", s.res.Address, unwrapOpError(err)))
+		return false
+	}
+	s.attach(c)
+	s.res.LocalAddr = c.LocalAddr().String()
+	s.rec.Infof("Connected to %s (%s) from %s in %.1f ms", s.server, c.RemoteAddr(), c.LocalAddr(), transcript.Millis(s.rec.Since()-start))
+	r, err := s.exchange(PhaseBanner, "", "")
+	if err != nil {
+		s.failure(PhaseBanner, "", err)
+		return false
+	}
+	if r.Code != 220 {
+		s.refused(PhaseBanner, "", r)
+		return false
+	}
+	s.res.Banner = r
+	s.afterTLS = false
+	return s.hello()
+}
+
+// errVerifyRefused marks a handshake that failed because --tls-verify
+// refused the certificate: the user asked for that, so no fallback.
+var errVerifyRefused = errors.New("certificate verification failed (--tls-verify)")
+
+// handshake runs the TLS client handshake on the raw connection, at
+// connect (implicit TLS) or after STARTTLS. The certificate is always
+// verified and the result recorded; only --tls-verify makes a failure
+// abort the session.
+func (s *session) handshake(atConnect bool) error {
 	var cfg *tls.Config
 	if s.cfg.TLSConfig != nil {
 		cfg = s.cfg.TLSConfig.Clone()
@@ -659,8 +748,9 @@ func (s *session) handshake() error {
 		info.Verified = verr == nil
 		if verr != nil {
 			info.VerifyError = verr.Error()
+			info.ResultType = transcript.NullString(TLSResultType(verr))
 			if s.cfg.TLSVerify {
-				return fmt.Errorf("certificate verification failed (--tls-verify): %w", verr)
+				return fmt.Errorf("%w: %w", errVerifyRefused, verr)
 			}
 		}
 		return nil
@@ -677,16 +767,27 @@ func (s *session) handshake() error {
 	defer cancel()
 	start := s.rec.Since()
 	err := tc.HandshakeContext(ctx)
-	step := transcript.Step{Phase: PhaseStartTLS, Command: "(TLS handshake)", StartedMS: transcript.Millis(start), DurationMS: transcript.Millis(s.rec.Since() - start)}
+	// The handshake at connect belongs to the connect phase: no STARTTLS
+	// was sent, and a report that says so would send the admin looking
+	// at the wrong setting.
+	phase, what := PhaseStartTLS, "TLS handshake"
+	if atConnect {
+		phase, what = PhaseConnect, "TLS handshake at connect (implicit TLS)"
+	}
+	step := transcript.Step{Phase: phase, Command: "(" + what + ")", StartedMS: transcript.Millis(start), DurationMS: transcript.Millis(s.rec.Since() - start)}
 	if err != nil {
 		step.Error = err.Error()
 		s.res.Steps = append(s.res.Steps, step)
-		e := fmt.Errorf("TLS handshake with %s failed: %w", s.server, err)
+		e := fmt.Errorf("%s with %s failed: %w", what, s.server, err)
 		if isTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
-			e = fmt.Errorf("TLS handshake with %s did not finish within %s", s.server, s.cfg.Timeout)
+			e = fmt.Errorf("%s with %s did not finish within %s: %w", what, s.server, s.cfg.Timeout, os.ErrDeadlineExceeded)
+		}
+		info.HandshakeError = e.Error()
+		if info.ResultType == "" {
+			info.ResultType = transcript.NullString(TLSResultType(err))
 		}
 		s.rec.Errorf("%v", e)
-		s.stop(ExitTLS, PhaseStartTLS, "", nil, e)
+		s.stop(ExitTLS, phase, "", nil, e)
 		return e
 	}
 	s.res.Steps = append(s.res.Steps, step)
@@ -723,16 +824,10 @@ func (s *session) auth() bool {
 		s.rec.Infof("Not authenticating: %s; going on without AUTH (%s)", why, flag)
 		return true
 	}
-	if !s.tls && !s.cfg.AuthPlaintext {
-		if optional {
-			return skip("no TLS, and credentials are not sent in clear")
-		}
-		err := errors.New("refusing to send credentials over a connection without TLS: the server did not give TLS (use --tls or --tls-on-connect, or --auth-plaintext to send them in clear anyway)")
-		s.rec.Errorf("%v", err)
-		s.stop(ExitAuth, PhaseAuth, "", nil, err)
-		s.quitQuietly()
-		return false
-	}
+	// Whether the server offers AUTH at all comes first, as in swaks
+	// ("Host did not advertise authentication"): it is the server's
+	// answer, and the refusal to send credentials in clear only matters
+	// when there is something to send them to.
 	if len(s.res.AuthMechs) == 0 && optional {
 		return skip("the server does not advertise AUTH")
 	}
@@ -742,6 +837,16 @@ func (s *session) auth() bool {
 			msg += " before STARTTLS; it offers STARTTLS, which usually unlocks AUTH (use --tls)"
 		}
 		err := errors.New(msg)
+		s.rec.Errorf("%v", err)
+		s.stop(ExitAuth, PhaseAuth, "", nil, err)
+		s.quitQuietly()
+		return false
+	}
+	if !s.tls && !s.cfg.AuthPlaintext {
+		if optional {
+			return skip("no TLS, and credentials are not sent in clear")
+		}
+		err := errors.New("refusing to send credentials over a connection without TLS: the server did not give TLS (use --tls or --tls-on-connect, or --auth-plaintext to send them in clear anyway)")
 		s.rec.Errorf("%v", err)
 		s.stop(ExitAuth, PhaseAuth, "", nil, err)
 		s.quitQuietly()

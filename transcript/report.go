@@ -1,6 +1,7 @@
 package transcript
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/diagnose"
@@ -26,6 +27,9 @@ type Report struct {
 	// Extensions beyond DESIGN.md.
 	RoundTrips int         `json:"round_trips"` // command/reply exchanges that waited for the server
 	Candidates []Candidate `json:"candidates,omitempty"`
+	// TLSFallback is set when opportunistic TLS failed and the session
+	// went on in clear.
+	TLSFallback *TLSFallback `json:"tls_fallback,omitempty"`
 	Duration   float64     `json:"duration_ms"`
 }
 
@@ -81,6 +85,36 @@ type TLSInfo struct {
 	PeerCertificates []CertInfo `json:"peer_certificates"`
 	ServerName       string     `json:"server_name"` // SNI and the name verified
 	ALPN             string     `json:"alpn,omitempty"`
+	// ResultType names what failed the RFC 8460 way (certificate-expired,
+	// certificate-host-mismatch, certificate-not-trusted,
+	// validation-failure); null when the certificate verified.
+	ResultType NullString `json:"result_type"`
+	// HandshakeError is why the handshake itself failed ("" when TLS
+	// started).
+	HandshakeError string `json:"handshake_error,omitempty"`
+}
+
+// TLSFallback records an opportunistic STARTTLS whose handshake failed
+// and the session that went on in clear, as MTAs do (Exim's
+// tls_tempfail_tryclear): the TLS failure is a finding, the outcome is the
+// server's answer to the mail.
+type TLSFallback struct {
+	Reason     string `json:"reason"`      // the handshake error
+	ResultType string `json:"result_type"` // RFC 8460 name
+	// Action is how the session went on: "reconnected" (a new connection
+	// without STARTTLS) or "same-connection" (swaks's --tls-optional).
+	Action string `json:"action"`
+}
+
+// NullString is a string that is JSON null when empty.
+type NullString string
+
+// MarshalJSON writes "" as null.
+func (s NullString) MarshalJSON() ([]byte, error) {
+	if s == "" {
+		return []byte("null"), nil
+	}
+	return json.Marshal(string(s))
 }
 
 // CertInfo describes one certificate of the peer's chain.

@@ -1,0 +1,245 @@
+package smtpclient
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// brokenTLSServer offers STARTTLS, answers 220 to it and then breaks the
+// handshake (a TLS server without a certificate, as OpenSMTPD 6.8 breaks
+// against OpenSSL 3 with "EVP lib"); after the failure it keeps reading
+// commands in clear, so a client that goes on on the same connection is
+// answered. It counts connections and STARTTLS commands.
+type brokenTLSServer struct {
+	addr string
+
+	mu        sync.Mutex
+	conns     int
+	starttls  int
+	delivered int
+}
+
+func startBrokenTLSServer(t *testing.T) *brokenTLSServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &brokenTLSServer{addr: ln.Addr().String()}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns++
+			s.mu.Unlock()
+			go s.serve(c)
+		}
+	}()
+	return s
+}
+
+func (s *brokenTLSServer) serve(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "220 broken.test ESMTP\r\n")
+	br := bufio.NewReader(c)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		verb := strings.ToUpper(strings.Fields(line + " x")[0])
+		switch verb {
+		case "EHLO":
+			io.WriteString(c, "250-broken.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n")
+		case "STARTTLS":
+			s.mu.Lock()
+			s.starttls++
+			s.mu.Unlock()
+			io.WriteString(c, "220 2.0.0 Ready to start TLS\r\n")
+			// No certificate: the handshake fails on the server's side
+			// with an alert, as a broken TLS library does.
+			_ = tls.Server(&prefixConn{Conn: c, r: br}, &tls.Config{}).Handshake()
+		case "DATA":
+			io.WriteString(c, "354 go ahead\r\n")
+			for {
+				l, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+			}
+			s.mu.Lock()
+			s.delivered++
+			s.mu.Unlock()
+			io.WriteString(c, "250 2.0.0 Ok: queued as FALLBACK1\r\n")
+		case "QUIT":
+			io.WriteString(c, "221 bye\r\n")
+			return
+		default:
+			io.WriteString(c, "250 ok\r\n")
+		}
+	}
+}
+
+// prefixConn reads through the server's bufio.Reader, so bytes it already
+// buffered reach the TLS server.
+type prefixConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) { return p.r.Read(b) }
+
+func TestOpportunisticTLSFallback(t *testing.T) {
+	tests := []struct {
+		name         string
+		mode         TLSMode
+		sameConn     bool
+		wantExit     int
+		wantPhase    string
+		wantConns    int
+		wantStartTLS int
+		wantAction   string
+	}{
+		// The MTA rule: record the failure, reconnect, finish in clear.
+		{"optional reconnects in clear", TLSOptional, false, ExitOK, PhaseEndOfData, 2, 1, FallbackReconnected},
+		// swaks --tls-optional: on the same connection.
+		{"swaks optional continues on the same connection", TLSOptional, true, ExitOK, PhaseEndOfData, 1, 1, FallbackSameConnection},
+		{"strict fails", TLSOptionalStrict, false, ExitTLS, PhaseStartTLS, 1, 1, ""},
+		{"required fails", TLSRequired, false, ExitTLS, PhaseStartTLS, 1, 1, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startBrokenTLSServer(t)
+			cfg := baseConfig(t, srv.addr)
+			cfg.TLSMode = tc.mode
+			cfg.TLSFailSameConnection = tc.sameConn
+			res := Run(context.Background(), cfg)
+			if res.ExitCode != tc.wantExit || res.Phase != tc.wantPhase {
+				t.Fatalf("exit %d phase %q (%v), want %d %q", res.ExitCode, res.Phase, res.Err, tc.wantExit, tc.wantPhase)
+			}
+			srv.mu.Lock()
+			conns, starttls, delivered := srv.conns, srv.starttls, srv.delivered
+			srv.mu.Unlock()
+			if conns != tc.wantConns || starttls != tc.wantStartTLS {
+				t.Errorf("server saw %d connections and %d STARTTLS, want %d and %d", conns, starttls, tc.wantConns, tc.wantStartTLS)
+			}
+			if tc.wantExit != ExitOK {
+				if res.TLSFallback != nil || delivered != 0 {
+					t.Errorf("a failed %v session fell back (%+v) or delivered (%d)", tc.mode, res.TLSFallback, delivered)
+				}
+				return
+			}
+			if delivered != 1 || res.QueueID != "FALLBACK1" {
+				t.Errorf("delivered %d, queue ID %q", delivered, res.QueueID)
+			}
+			fb := res.TLSFallback
+			if fb == nil || fb.Action != tc.wantAction || fb.ResultType != ResultValidationFailure || !strings.Contains(fb.Reason, "TLS handshake") {
+				t.Fatalf("fallback %+v", fb)
+			}
+			if res.TLSActive {
+				t.Error("TLS reported active after the fallback")
+			}
+			if res.TLS == nil || res.TLS.HandshakeError == "" || res.TLS.ResultType != ResultValidationFailure {
+				t.Errorf("TLS info %+v", res.TLS)
+			}
+			// The failed handshake stays in the steps; nothing after it
+			// is attributed to TLS.
+			var sawHandshake, sawStartTLSAgain bool
+			for i, st := range res.Steps {
+				if st.Command == "(TLS handshake)" && st.Error != "" {
+					sawHandshake = true
+					for _, later := range res.Steps[i+1:] {
+						if later.Command == "STARTTLS" {
+							sawStartTLSAgain = true
+						}
+					}
+				}
+			}
+			if !sawHandshake || sawStartTLSAgain {
+				t.Errorf("steps: failed handshake recorded %v, STARTTLS sent again %v", sawHandshake, sawStartTLSAgain)
+			}
+		})
+	}
+}
+
+// A --tls-verify refusal is what the user asked for: no fallback.
+func TestNoFallbackWhenVerifyRefuses(t *testing.T) {
+	srvTLS, _ := testCert(t)
+	g := startGoSMTP(t, srvTLS, false, false)
+	cfg := baseConfig(t, g.addr)
+	cfg.TLSMode = TLSOptional
+	cfg.TLSVerify = true
+	cfg.TLSConfig = &tls.Config{RootCAs: x509.NewCertPool()} // trusts nothing
+	res := Run(context.Background(), cfg)
+	if res.ExitCode != ExitTLS || res.TLSFallback != nil {
+		t.Fatalf("exit %d, fallback %+v", res.ExitCode, res.TLSFallback)
+	}
+	if res.TLS == nil || res.TLS.ResultType != ResultCertificateNotTrusted {
+		t.Errorf("TLS info %+v", res.TLS)
+	}
+}
+
+// A handshake at connect that fails is a connect-phase failure: no
+// STARTTLS was sent.
+func TestImplicitTLSHandshakeFailureIsConnectPhase(t *testing.T) {
+	addr := scripted(t, "220 plain.test ESMTP\r\n", nil)
+	cfg := baseConfig(t, addr)
+	cfg.TLSMode = TLSImplicit
+	res := Run(context.Background(), cfg)
+	if res.ExitCode != ExitTLS || res.Phase != PhaseConnect {
+		t.Fatalf("exit %d phase %q, want %d connect", res.ExitCode, res.Phase, ExitTLS)
+	}
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "TLS handshake at connect (implicit TLS)") {
+		t.Errorf("error %v", res.Err)
+	}
+	if len(res.Steps) == 0 || res.Steps[0].Phase != PhaseConnect || res.Steps[0].Command != "(TLS handshake at connect (implicit TLS))" {
+		t.Errorf("steps %+v", res.Steps)
+	}
+	for _, st := range res.Steps {
+		if st.Phase == PhaseStartTLS {
+			t.Errorf("a starttls step in an implicit-TLS session: %+v", st)
+		}
+	}
+	if res.TLSFallback != nil {
+		t.Errorf("implicit TLS fell back to clear: %+v", res.TLSFallback)
+	}
+}
+
+func TestTLSResultType(t *testing.T) {
+	cert := &x509.Certificate{}
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{x509.HostnameError{Certificate: cert, Host: "mx.example"}, ResultCertificateHostMismatch},
+		{fmt.Errorf("wrapped: %w", x509.CertificateInvalidError{Cert: cert, Reason: x509.Expired}), ResultCertificateExpired},
+		{x509.UnknownAuthorityError{Cert: cert}, ResultCertificateNotTrusted},
+		{x509.CertificateInvalidError{Cert: cert, Reason: x509.NotAuthorizedToSign}, ResultCertificateNotTrusted},
+		{errors.New("remote error: tls: internal error"), ResultValidationFailure},
+		{io.EOF, ResultValidationFailure},
+	}
+	for _, tc := range tests {
+		if got := TLSResultType(tc.err); got != tc.want {
+			t.Errorf("TLSResultType(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
