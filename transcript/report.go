@@ -30,7 +30,7 @@ type Report struct {
 	// TLSFallback is set when opportunistic TLS failed and the session
 	// went on in clear.
 	TLSFallback *TLSFallback `json:"tls_fallback,omitempty"`
-	Duration   float64     `json:"duration_ms"`
+	Duration    float64      `json:"duration_ms"`
 }
 
 // Tool names the program that made the report.
