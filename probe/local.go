@@ -35,6 +35,17 @@ func localDiagnosis(res *smtpclient.Result, ctx diagnose.Context) *diagnose.Diag
 		d.Category, d.Party = "temporary-server", diagnose.PartyReceivingServer
 		d.Meaning = "DNS lookups for the recipient domain failed temporarily (SERVFAIL or timeout); an MTA would retry later."
 		d.NextSteps = []string{"Retry later; check the domain's DNS servers: dig +trace MX " + ctx.RecipientDomain}
+	case res.Phase == smtpclient.PhaseConnect && res.ExitCode == smtpclient.ExitTLS:
+		d.Category, d.Party = CategoryTLSFailed, diagnose.PartyReceivingServer
+		d.Meaning = "The TLS handshake at connect (implicit TLS, the port-465 way) failed, so no SMTP was spoken: " + msg
+		d.NextSteps = []string{"Check the server's TLS setup on this port (certificate and key, protocol versions, ciphers): openssl s_client -connect HOST:PORT", "If the port expects STARTTLS instead (587, 25), use --tls rather than --tls-on-connect."}
+		if strings.Contains(msg, "does not look like a TLS handshake") {
+			// The server answered in clear: it speaks plain SMTP on this
+			// port, so the client's TLS mode is what is wrong.
+			d.Party, d.Confidence = diagnose.PartySender, 0.9
+			d.Meaning = "The probe started TLS at connect (--tls-on-connect, or port 465), but this port speaks plain SMTP first: the server sent a greeting in clear where a TLS handshake was expected."
+			d.NextSteps = []string{"Use STARTTLS on this port (--tls), or connect to the implicit-TLS port (465).", "If this port should be implicit TLS, the server's TLS wrapper (Postfix smtpd_tls_wrappermode=yes) is not enabled on it."}
+		}
 	case res.Phase == smtpclient.PhaseConnect:
 		d.Category, d.Party = CategoryConnectionFailed, diagnose.PartyUnknown
 		d.Meaning = "No TCP connection could be made: the server is down, the port is closed or filtered, or your own network blocks outgoing connections to it (many ISPs and clouds block port 25)."
@@ -60,6 +71,24 @@ func localDiagnosis(res *smtpclient.Result, ctx diagnose.Context) *diagnose.Diag
 		d.Category, d.Party, d.Confidence = "tls-required", diagnose.PartySender, 0.9
 		d.Meaning = "The probe refused to send your credentials over an unencrypted connection."
 		d.NextSteps = []string{"Use --tls (STARTTLS, port 587) or --tls-on-connect (port 465).", "Only on a trusted test network: --auth-plaintext sends them in clear."}
+	case res.ExitCode == smtpclient.ExitAuth && (strings.Contains(msg, "does not offer") || strings.Contains(msg, "offers no mechanism the probe supports") || strings.Contains(msg, "is not supported")):
+		// The client asked for what the server does not have: the remedy
+		// is the sender's choice of mechanism.
+		d.Category, d.Party, d.Confidence = "auth-failed", diagnose.PartySender, 0.85
+		d.Meaning = "Authentication was not attempted: " + msg + "."
+		d.NextSteps = []string{"Choose a mechanism the server advertises (--auth with one of them, or --auth alone to pick one).", "Check which mechanisms the server advertises after STARTTLS: probe ... --quit-after tls"}
+	case res.ExitCode == smtpclient.ExitAuth && strings.Contains(msg, "does not advertise AUTH"):
+		d.Category, d.Confidence = "auth-failed", 0.8
+		d.Meaning = "Authentication was impossible: " + msg + "."
+		if !res.TLSActive && res.StartTLS || ctx.Port == 25 {
+			// AUTH hidden before STARTTLS, or AUTH asked of an MX port:
+			// the client's choice of port or TLS mode is what to change.
+			d.Party = diagnose.PartySender
+			d.NextSteps = []string{"Use STARTTLS first (--tls): most servers advertise AUTH only inside TLS.", "Submit on 587 (STARTTLS) or 465 (implicit TLS): port 25 of an MX takes mail from other servers and usually offers no AUTH."}
+		} else {
+			d.Party = diagnose.PartyReceivingServer
+			d.NextSteps = []string{"Check that this is the submission port of your provider (587 or 465).", "If this is your server, enable SMTP AUTH on this port (Postfix: smtpd_sasl_auth_enable=yes on the submission service)."}
+		}
 	case res.ExitCode == smtpclient.ExitAuth:
 		d.Category, d.Party = "auth-failed", diagnose.PartyReceivingServer
 		d.Meaning = "Authentication was impossible: " + msg

@@ -497,7 +497,28 @@ func diagnosis(o Options, res *smtpclient.Result, rec *transcript.Recorder) *dia
 		return nil
 	}
 	d := o.Engine.Diagnose(diagnose.Input{Lines: reply.Lines, Phase: phase, Context: ctx})
+	plaintextAuthRefused(&d, o, res, reply)
 	return &d
+}
+
+// plaintextAuthRefused puts an AUTH refusal that asks for encryption on the
+// sender when the user forced credentials in clear (--auth-plaintext): the
+// server is right, and the remedy is the client's TLS setting. The
+// credentials already went out in clear, which the next steps say.
+func plaintextAuthRefused(d *diagnose.Diagnosis, o Options, res *smtpclient.Result, reply *smtpclient.Reply) {
+	if res.Phase != smtpclient.PhaseAuth || res.TLSActive || !o.AuthPlaintext {
+		return
+	}
+	text := strings.ToLower(strings.Join(reply.Lines, " "))
+	if reply.Code != 538 && d.Category != "tls-required" && !strings.Contains(text, "encrypt") && !strings.Contains(text, "tls") {
+		return
+	}
+	d.Category, d.Party = "tls-required", diagnose.PartySender
+	d.NextSteps = append([]string{
+		"Drop --auth-plaintext and use TLS: --tls (STARTTLS, port 587) or --tls-on-connect (port 465).",
+		"The credentials were sent in clear on this attempt: change the password if the network is not trusted.",
+	}, d.NextSteps...)
+	d.Evidence = append(d.Evidence, "AUTH was refused in clear after --auth-plaintext forced credentials without TLS")
 }
 
 func errString(err error) string {

@@ -103,23 +103,39 @@ func TestLocalDiagnosis(t *testing.T) {
 	tests := []struct {
 		res      smtpclient.Result
 		category string
+		port     int
+		party    string // "" = not checked
 	}{
-		{smtpclient.Result{ExitCode: 2, Phase: "connect", Err: fmt.Errorf("x: %w", mxlookup.ErrNullMX)}, "no-service"},
-		{smtpclient.Result{ExitCode: 2, Phase: "connect", Err: fmt.Errorf("x: %w", mxlookup.ErrNoMailHost)}, "recipient-unknown"},
-		{smtpclient.Result{ExitCode: 2, Phase: "connect", Err: fmt.Errorf("x: %w", mxlookup.ErrTemporary)}, "temporary-server"},
-		{smtpclient.Result{ExitCode: 2, Phase: "connect", Err: errors.New("cannot connect to 192.0.2.1:25: i/o timeout")}, CategoryConnectionFailed},
-		{smtpclient.Result{ExitCode: 29, Phase: "starttls", Err: errors.New("STARTTLS response injection: ...")}, "protocol-error"},
-		{smtpclient.Result{ExitCode: 29, Phase: "starttls", Err: errors.New("TLS is required (--tls) but the server does not advertise STARTTLS")}, CategoryTLSFailed},
-		{smtpclient.Result{ExitCode: 28, Phase: "auth", Err: errors.New("refusing to send credentials over a connection without TLS")}, "tls-required"},
-		{smtpclient.Result{ExitCode: 21, Phase: "banner", Err: errors.New("no reply within 30s (--timeout) during banner")}, CategoryConnectionFailed},
-		{smtpclient.Result{ExitCode: 23, Phase: "mail", Err: errors.New("no reply within 30s (--timeout) during mail")}, "temporary-server"},
-		{smtpclient.Result{ExitCode: 6, Phase: "rcpt", Err: errors.New("connection closed by the server")}, CategoryConnectionFailed},
-		{smtpclient.Result{ExitCode: 21, Phase: "banner", Err: &smtpclient.ProtocolError{What: "an HTTP server answered"}}, "protocol-error"},
+		// Implicit TLS: the handshake at connect is not a TCP failure.
+		{smtpclient.Result{ExitCode: 29, Phase: "connect", Err: errors.New("TLS handshake at connect (implicit TLS) with mx failed: remote error: tls: internal error")}, CategoryTLSFailed, 465, diagnose.PartyReceivingServer},
+		// ... and a plain-SMTP port asked for TLS at connect is the
+		// client's wrong mode.
+		{smtpclient.Result{ExitCode: 29, Phase: "connect", Err: errors.New("TLS handshake at connect (implicit TLS) with mx failed: tls: first record does not look like a TLS handshake")}, CategoryTLSFailed, 587, diagnose.PartySender},
+		// Client-side AUTH causes are the sender's.
+		{smtpclient.Result{ExitCode: 28, Phase: "auth", Err: errors.New("the server does not offer LOGIN (it offers: PLAIN)")}, "auth-failed", 587, diagnose.PartySender},
+		{smtpclient.Result{ExitCode: 28, Phase: "auth", Err: errors.New("the server does not advertise AUTH"), StartTLS: true}, "auth-failed", 587, diagnose.PartySender},
+		{smtpclient.Result{ExitCode: 28, Phase: "auth", Err: errors.New("the server does not advertise AUTH")}, "auth-failed", 25, diagnose.PartySender},
+		{smtpclient.Result{ExitCode: 28, Phase: "auth", Err: errors.New("the server does not advertise AUTH"), TLSActive: true}, "auth-failed", 587, diagnose.PartyReceivingServer},
+		{smtpclient.Result{ExitCode: 28, Phase: "auth", Err: errors.New("refusing to send credentials over a connection without TLS")}, "tls-required", 587, diagnose.PartySender},
+		{smtpclient.Result{ExitCode: 2, Phase: "connect", Err: fmt.Errorf("x: %w", mxlookup.ErrNullMX)}, "no-service", 0, ""},
+		{smtpclient.Result{ExitCode: 2, Phase: "connect", Err: fmt.Errorf("x: %w", mxlookup.ErrNoMailHost)}, "recipient-unknown", 0, ""},
+		{smtpclient.Result{ExitCode: 2, Phase: "connect", Err: fmt.Errorf("x: %w", mxlookup.ErrTemporary)}, "temporary-server", 0, ""},
+		{smtpclient.Result{ExitCode: 2, Phase: "connect", Err: errors.New("cannot connect to 192.0.2.1:25: i/o timeout")}, CategoryConnectionFailed, 0, ""},
+		{smtpclient.Result{ExitCode: 29, Phase: "starttls", Err: errors.New("STARTTLS response injection: ...")}, "protocol-error", 0, ""},
+		{smtpclient.Result{ExitCode: 29, Phase: "starttls", Err: errors.New("TLS is required (--tls) but the server does not advertise STARTTLS")}, CategoryTLSFailed, 0, ""},
+		{smtpclient.Result{ExitCode: 28, Phase: "auth", Err: errors.New("refusing to send credentials over a connection without TLS")}, "tls-required", 0, ""},
+		{smtpclient.Result{ExitCode: 21, Phase: "banner", Err: errors.New("no reply within 30s (--timeout) during banner")}, CategoryConnectionFailed, 0, ""},
+		{smtpclient.Result{ExitCode: 23, Phase: "mail", Err: errors.New("no reply within 30s (--timeout) during mail")}, "temporary-server", 0, ""},
+		{smtpclient.Result{ExitCode: 6, Phase: "rcpt", Err: errors.New("connection closed by the server")}, CategoryConnectionFailed, 0, ""},
+		{smtpclient.Result{ExitCode: 21, Phase: "banner", Err: &smtpclient.ProtocolError{What: "an HTTP server answered"}}, "protocol-error", 0, ""},
 	}
 	for _, tt := range tests {
-		d := localDiagnosis(&tt.res, diagnose.Context{RecipientDomain: "example.org"})
+		d := localDiagnosis(&tt.res, diagnose.Context{RecipientDomain: "example.org", Port: tt.port})
 		if d.Category != tt.category || d.Meaning == "" || len(d.NextSteps) == 0 && tt.category != "unknown" {
 			t.Errorf("%v: %+v, want category %s with meaning and steps", tt.res.Err, d, tt.category)
+		}
+		if tt.party != "" && d.Party != tt.party {
+			t.Errorf("%v: party %s, want %s", tt.res.Err, d.Party, tt.party)
 		}
 	}
 }
@@ -178,6 +194,38 @@ func TestValidAddressForms(t *testing.T) {
 	for _, a := range []string{"a@b@c.example", "@relay.example", "@bad host:u@d.example", "@r.example:a@b@c.example"} {
 		if err := ValidAddress(a); err == nil {
 			t.Errorf("%q accepted", a)
+		}
+	}
+}
+
+func TestPlaintextAuthRefusalIsTheSenders(t *testing.T) {
+	tests := []struct {
+		lines     []string
+		plaintext bool
+		tls       bool
+		wantParty string
+	}{
+		{[]string{"538 5.7.11 Encryption required for requested authentication mechanism"}, true, false, diagnose.PartySender},
+		{[]string{"530 5.7.0 Must issue a STARTTLS command first"}, true, false, diagnose.PartySender},
+		// A wrong password in clear is still a wrong password.
+		{[]string{"535 5.7.8 Error: authentication failed: authentication failure"}, true, false, ""},
+		// Without --auth-plaintext the engine's party stands.
+		{[]string{"538 5.7.11 Encryption required for requested authentication mechanism"}, false, false, ""},
+	}
+	for _, tt := range tests {
+		reply := &smtpclient.Reply{Lines: tt.lines}
+		fmt.Sscanf(tt.lines[0], "%d", &reply.Code)
+		d := diagnose.Diagnosis{Category: "auth-failed", Party: diagnose.PartyReceivingServer}
+		plaintextAuthRefused(&d, Options{AuthPlaintext: tt.plaintext}, &smtpclient.Result{Phase: smtpclient.PhaseAuth, TLSActive: tt.tls}, reply)
+		want := tt.wantParty
+		if want == "" {
+			want = diagnose.PartyReceivingServer
+		}
+		if d.Party != want {
+			t.Errorf("%q plaintext=%v: party %s, want %s", tt.lines[0], tt.plaintext, d.Party, want)
+		}
+		if tt.wantParty == diagnose.PartySender && (d.Category != "tls-required" || !strings.Contains(d.NextSteps[0], "--auth-plaintext")) {
+			t.Errorf("%q: %+v", tt.lines[0], d)
 		}
 	}
 }

@@ -90,6 +90,15 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 // that succeeded without any refusal worth noting.
 func WriteAnnotation(w io.Writer, r *Report, opts TextOptions) error {
 	res := r.Result
+	if fb := r.TLSFallback; fb != nil {
+		how := "a new connection without STARTTLS finished the session in clear, as MTAs do (--tls-optional-strict stops instead)"
+		if fb.Action == "same-connection" {
+			how = "the session went on in clear on the same connection (--tls-optional, as swaks does)"
+		}
+		if _, err := fmt.Fprintf(w, "\n*** TLS finding: STARTTLS was offered but the handshake failed (RFC 8460 %s): %s\n    %s\n", fb.ResultType, Escape(fb.Reason), how); err != nil {
+			return err
+		}
+	}
 	if res.OK && len(res.RejectedRcpts) == 0 {
 		what := res.MessageFate
 		switch {
@@ -111,7 +120,9 @@ func WriteAnnotation(w io.Writer, r *Report, opts TextOptions) error {
 	if res.OK {
 		fmt.Fprintf(&b, "=== Session succeeded, but %d recipient(s) were refused\n", len(res.RejectedRcpts))
 	} else {
-		if res.Reply != nil && res.Reply.Code >= 400 {
+		if h := tlsHeadline(res); h != "" {
+			fmt.Fprintf(&b, "*** %s (exit %d: %s)\n", h, res.ExitCode, res.ExitMeaning)
+		} else if res.Reply != nil && res.Reply.Code >= 400 {
 			fmt.Fprintf(&b, "*** Session failed at %s (exit %d: %s)\n", phaseLabel(res.Phase), res.ExitCode, res.ExitMeaning)
 		} else {
 			// No refusal: the exit code is the step's (swaks's rule), its
@@ -151,6 +162,23 @@ func WriteAnnotation(w io.Writer, r *Report, opts TextOptions) error {
 		return opts.Diagnosis(w, *r.Diagnosis)
 	}
 	return nil
+}
+
+// tlsHeadline names a failed TLS handshake by where it happened: at
+// connect (implicit TLS) no STARTTLS was sent, and "failed at CONNECT"
+// would read as a TCP problem.
+func tlsHeadline(res Result) string {
+	const exitTLS = 29
+	if res.ExitCode != exitTLS || res.Reply != nil {
+		return ""
+	}
+	switch {
+	case res.Phase == "connect":
+		return "TLS handshake at connect (implicit TLS) failed"
+	case res.Phase == "starttls" && strings.Contains(res.Error, "TLS handshake"):
+		return "TLS handshake after STARTTLS failed"
+	}
+	return ""
 }
 
 func phaseLabel(p string) string {
@@ -207,12 +235,18 @@ func WriteMarkdown(w io.Writer, r *Report, opts TextOptions) error {
 	row("target", fmt.Sprintf("%s:%d", r.Target.Host, r.Target.Port))
 	row("address", r.Target.Address)
 	row("TLS mode", r.Target.TLSMode)
-	if r.TLS != nil {
+	switch {
+	case r.TLS != nil && r.TLS.HandshakeError != "":
+		row("TLS", "handshake failed ("+string(r.TLS.ResultType)+"): "+r.TLS.HandshakeError)
+	case r.TLS != nil:
 		v := "verified"
 		if !r.TLS.Verified {
 			v = "NOT verified: " + r.TLS.VerifyError
 		}
 		row("TLS", r.TLS.Version+", "+r.TLS.Cipher+", certificate "+v)
+	}
+	if fb := r.TLSFallback; fb != nil {
+		row("TLS fallback", "went on in clear ("+fb.Action+") after: "+fb.Reason)
 	}
 	if r.Result.OK {
 		row("result", fmt.Sprintf("success (exit %d)", r.Result.ExitCode))

@@ -172,3 +172,52 @@ func TestMarkdownFenceOutlastsServerBackticks(t *testing.T) {
 		t.Fatalf("fence not longer than the server's backticks:\n%s", b.String())
 	}
 }
+
+func TestTLSFailureAnnotation(t *testing.T) {
+	tests := []struct {
+		name string
+		r    Report
+		want []string
+		not  []string
+	}{
+		{"implicit TLS at connect", Report{Result: Result{ExitCode: 29, Phase: "connect", ExitMeaning: "TLS failed", Error: "TLS handshake at connect (implicit TLS) with mx failed: EOF"}},
+			[]string{"*** TLS handshake at connect (implicit TLS) failed (exit 29: TLS failed)"}, []string{"STARTTLS", "failed at CONNECT"}},
+		{"after STARTTLS", Report{Result: Result{ExitCode: 29, Phase: "starttls", ExitMeaning: "TLS failed", Error: "TLS handshake with mx failed: EOF"}},
+			[]string{"*** TLS handshake after STARTTLS failed (exit 29"}, nil},
+		{"fallback then success", Report{TLSFallback: &TLSFallback{Reason: "TLS handshake with mx failed: remote error", ResultType: "validation-failure", Action: "reconnected"}, Result: Result{OK: true, MessageFate: "accepted for delivery"}},
+			[]string{"*** TLS finding: STARTTLS was offered but the handshake failed (RFC 8460 validation-failure)", "new connection without STARTTLS", "=== Session succeeded (exit 0)"}, nil},
+		{"swaks same connection", Report{TLSFallback: &TLSFallback{Reason: "x", ResultType: "validation-failure", Action: "same-connection"}, Result: Result{ExitCode: 6, Phase: "mail", ExitMeaning: "connection closed unexpectedly"}},
+			[]string{"on the same connection (--tls-optional, as swaks does)", "*** Session failed at MAIL (exit 6)"}, nil},
+	}
+	for _, tc := range tests {
+		var b strings.Builder
+		if err := WriteAnnotation(&b, &tc.r, TextOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: missing %q in\n%s", tc.name, w, b.String())
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(b.String(), n) {
+				t.Errorf("%s: unexpected %q in\n%s", tc.name, n, b.String())
+			}
+		}
+	}
+}
+
+func TestResultTypeIsNullWhenEmpty(t *testing.T) {
+	var b strings.Builder
+	if err := WriteJSON(&b, &Report{TLS: &TLSInfo{Verified: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"result_type": null`) {
+		t.Errorf("result_type not null:\n%s", b.String())
+	}
+	b.Reset()
+	_ = WriteJSON(&b, &Report{TLS: &TLSInfo{ResultType: "certificate-expired"}})
+	if !strings.Contains(b.String(), `"result_type": "certificate-expired"`) {
+		t.Errorf("result_type missing:\n%s", b.String())
+	}
+}
