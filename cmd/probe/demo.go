@@ -43,7 +43,7 @@ func runDemo(ctx context.Context, args []string, io stdio) int {
 	fs.BoolVar(stl, "stl", false, "same as --show-time-lapse")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(io.out, demoUsage+fs.FlagUsages())
+			writeHelp(io.out, demoUsage, fs)
 			return 0
 		}
 		return usageError(io, err)

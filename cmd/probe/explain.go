@@ -28,7 +28,7 @@ func runExplain(ctx context.Context, args []string, io stdio) int {
 	fs.BoolVar(&opts.Summary, "summary", false, "aggregate a whole mail log by category, party and remote host")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(io.out, explainUsage+fs.FlagUsages())
+			writeHelp(io.out, explainUsage, fs)
 			return 0
 		}
 		return usageError(io, err)

@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -31,6 +33,9 @@ type stdio struct {
 	readPassword func() (string, error)
 	getenv       func(string) string
 	environ      func() []string
+	// swaks is set when the program was invoked under swaks's name (a
+	// symlink, busybox style): every default is then swaks's.
+	swaks bool
 }
 
 func main() {
@@ -42,14 +47,25 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	code := run(ctx, os.Args[1:], osStdio(ctx))
+	io := osStdio(ctx)
+	io.swaks = invokedAsSwaks(os.Args[0])
+	code := run(ctx, os.Args[1:], io)
 	stop()
 	os.Exit(code)
 }
 
+// invokedAsSwaks reports whether argv0 names swaks ("swaks", a path to it,
+// or "swaks.exe").
+func invokedAsSwaks(argv0 string) bool {
+	base := strings.ToLower(filepath.Base(argv0))
+	return strings.TrimSuffix(base, ".exe") == "swaks"
+}
+
 // run is the whole CLI; tests call it directly.
 func run(ctx context.Context, args []string, io stdio) int {
-	if len(args) > 0 {
+	// swaks has no subcommands: under its name every argument is an
+	// option, as swaks would read it.
+	if len(args) > 0 && !io.swaks {
 		switch args[0] {
 		case "demo":
 			return runDemo(ctx, args[1:], io)

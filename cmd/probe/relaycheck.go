@@ -24,8 +24,6 @@ Examples:
   probe relay-check -s mx.example.org --to postmaster@example.org
   probe relay-check -s smtp.example.org -p 587 -au bob@example.org --auth-password-env SMTP_PW
   probe relay-check -s smtp.example.org -p 465 -au bob --auth-password-file ~/.pw --json
-
-Options:
 `
 
 // relayCheckFlags are the options relay-check adds to the session flags.
@@ -67,13 +65,13 @@ func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 	}
 	if err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(io.out, relayCheckUsage+fs.FlagUsages())
+			writeHelp(io.out, relayCheckUsage, fs)
 			return 0
 		}
 		return usageError(io, err)
 	}
 	if f.help {
-		fmt.Fprint(io.out, relayCheckUsage+fs.FlagUsages())
+		writeHelp(io.out, relayCheckUsage, fs)
 		return 0
 	}
 	if f.version {

@@ -30,8 +30,7 @@ Examples:
   probe -t alice@example.org                       MX of example.org, port 25
   probe -s smtp.example.org -p 587 -au bob -t x@y.org   STARTTLS, AUTH, message
   probe -s smtp.example.org -p 465 -au bob --quit-after auth
-
-Options:
+  swaks -s smtp.example.org -t x@y.org             swaks's defaults (probe linked as swaks, or --compat swaks)
 `
 
 // parseSession translates swaks spellings and parses the session flags.
@@ -59,13 +58,13 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 	f, fs, err := parseSession("probe", args, io)
 	if err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fmt.Fprint(io.out, sessionUsage+fsUsages(fs))
+			writeHelp(io.out, sessionUsage, fs)
 			return 0
 		}
 		return usageError(io, err)
 	}
 	if f.help {
-		fmt.Fprint(io.out, sessionUsage+fsUsages(fs))
+		writeHelp(io.out, sessionUsage, fs)
 		return 0
 	}
 	if f.version {
@@ -266,6 +265,16 @@ func sessionOptions(f *sessionFlags, fs *pflag.FlagSet, io stdio) (probe.Options
 	if err := applyTLS(&o, f); err != nil {
 		return o, err
 	}
+	switch strings.ToLower(f.compat) {
+	case "":
+		if io.swaks {
+			applySwaksDefaults(&o)
+		}
+	case "swaks":
+		applySwaksDefaults(&o)
+	default:
+		return o, fmt.Errorf("--compat %q: the only compatibility mode is swaks", f.compat)
+	}
 	if err := applyAuth(&o, f, fs, io); err != nil {
 		return o, err
 	}
@@ -345,6 +354,22 @@ func applyProtocol(o *probe.Options, f *sessionFlags) error {
 		o.Auth = true
 	}
 	return nil
+}
+
+// applySwaksDefaults makes every default swaks's, for scripts that call
+// the probe under swaks's name (or with --compat swaks) and expect swaks's
+// exit codes: no TLS unless asked (the probe's own default picks TLS by
+// port), --tls-optional going on on the same connection after a failed
+// handshake, and only the first MX, as swaks's get_server picks one host.
+// AUTH is only tried when advertised in both modes. One difference stays
+// on purpose: credentials are not sent in clear without --auth-plaintext,
+// where swaks sends them (exit 28 with the reason instead).
+func applySwaksDefaults(o *probe.Options) {
+	if !o.TLSModeSet {
+		o.TLSMode, o.TLSModeSet = smtpclient.TLSNone, true
+	}
+	o.TLSFailSameConnection = true
+	o.FirstMXOnly = true
 }
 
 func applyTLS(o *probe.Options, f *sessionFlags) error {
@@ -462,8 +487,14 @@ func defaultFrom() string {
 	return name + "@" + host
 }
 
+// writeHelp prints a subcommand's help in the one layout every subcommand
+// shares: its usage text, "Options:", then one line per flag.
+func writeHelp(w io.Writer, usage string, fs *pflag.FlagSet) {
+	fmt.Fprint(w, strings.TrimRight(usage, "\n")+"\n\nOptions:\n"+fsUsages(fs))
+}
+
 // fsUsages lists the flags with their swaks short forms; pflag's own
-// listing would show the internal marker of optional values.
+// listing would show the internal marker of optional values (a NUL byte).
 func fsUsages(fs *pflag.FlagSet) string {
 	if fs == nil {
 		return ""
@@ -471,7 +502,9 @@ func fsUsages(fs *pflag.FlagSet) string {
 	var b strings.Builder
 	fs.VisitAll(func(f *pflag.Flag) {
 		name := "--" + f.Name
-		if o, ok := swaksargs.Lookup(f.Name); ok {
+		if f.Shorthand != "" {
+			name = "-" + f.Shorthand + ", " + name
+		} else if o, ok := swaksargs.Lookup(f.Name); ok {
 			short := ""
 			for _, a := range o.Aliases {
 				if short == "" || len(a) < len(short) {

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/smtpprobe/smtpprobe/examples/scenario"
+)
+
+// runAsSwaks runs the CLI as if the binary had been invoked as "swaks".
+func runAsSwaks(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	io := stdio{in: strings.NewReader(""), out: &out, err: &errb, isTerminal: func() bool { return false }, getenv: func(string) string { return "" }, swaks: true}
+	code := run(context.Background(), args, io)
+	return code, out.String(), errb.String()
+}
+
+// compatJSON is the part of the session JSON these tests read.
+type compatJSON struct {
+	Target struct {
+		TLSMode string `json:"tls_mode"`
+	} `json:"target"`
+	Steps []struct {
+		Phase   string `json:"phase"`
+		Command string `json:"command"`
+	} `json:"steps"`
+	Result struct {
+		ExitCode int    `json:"exit_code"`
+		Phase    string `json:"phase"`
+		Error    string `json:"error"`
+	} `json:"result"`
+	TLSFallback *struct {
+		ResultType string `json:"result_type"`
+		Action     string `json:"action"`
+	} `json:"tls_fallback"`
+	Diagnosis *struct {
+		Party string `json:"party"`
+	} `json:"diagnosis"`
+}
+
+func (c compatJSON) sent(verb string) bool {
+	for _, s := range c.Steps {
+		if strings.HasPrefix(s.Command, verb) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSwaksCompatibilityMode(t *testing.T) {
+	okH, okP := startScenario(t, "ok")
+	subH, subP := startScenario(t, "submission-ok")
+	brH, brP := startScenario(t, "broken-starttls")
+	to := []string{"-t", "bob@example.test", "-f", "alice@example.com", "--json"}
+	tests := []struct {
+		name      string
+		asSwaks   bool
+		args      []string
+		wantExit  int
+		wantPhase string // "" = not checked
+		wantMode  string
+		starttls  bool   // STARTTLS was sent
+		auth      bool   // an AUTH command was sent
+		fallback  string // tls_fallback.action, "" = none
+	}{
+		// The probe's own default: STARTTLS when offered on a port that
+		// is not 465/587.
+		{"probe default uses STARTTLS", false, []string{"-s", okH, "-p", okP}, 0, "", "optional", true, false, ""},
+		// swaks: no TLS unless asked.
+		{"--compat swaks: no TLS unless asked", false, []string{"--compat", "swaks", "-s", okH, "-p", okP}, 0, "", "none", false, false, ""},
+		{"invoked as swaks: no TLS unless asked", true, []string{"-s", okH, "-p", okP}, 0, "", "none", false, false, ""},
+		// AUTH only inside TLS, no TLS option: swaks's "Host did not
+		// advertise authentication", exit 28, nothing sent.
+		{"swaks: AUTH not advertised", true, []string{"-s", subH, "-p", subP, "-au", "demo", "-ap", "demo-password"}, 28, "auth", "none", false, false, ""},
+		{"probe: STARTTLS unlocks AUTH", false, []string{"-s", subH, "-p", subP, "-au", "demo", "-ap", "demo-password"}, 0, "", "optional", true, true, ""},
+		// Broken TLS: the probe reconnects and delivers in clear ...
+		{"probe: broken TLS falls back", false, []string{"-s", brH, "-p", brP}, 0, "", "optional", true, false, "reconnected"},
+		// ... strict stops ...
+		{"probe: strict stops", false, []string{"-s", brH, "-p", brP, "--tls-optional-strict"}, 29, "starttls", "optional-strict", true, false, ""},
+		// ... and swaks's -tlso goes on on the same connection, which
+		// this server (like OpenSMTPD) has closed.
+		{"swaks -tlso: same connection", true, []string{"-s", brH, "-p", brP, "-tlso"}, 6, "mail", "optional", true, false, "same-connection"},
+		// The TLS default by port changes too (nothing listens on port 1).
+		{"probe: 587 requires STARTTLS", false, []string{"-s", "127.0.0.1:1", "-p", "587", "--timeout", "2s"}, 2, "connect", "required", false, false, ""},
+		{"swaks: 587 without TLS option", true, []string{"-s", "127.0.0.1:1", "-p", "587", "--timeout", "2s"}, 2, "connect", "none", false, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var code int
+			var out, errOut string
+			args := append(append([]string{}, tc.args...), to...)
+			if tc.asSwaks {
+				code, out, errOut = runAsSwaks(t, args...)
+			} else {
+				code, out, errOut = runCLI(t, "", args...)
+			}
+			var s compatJSON
+			if err := json.Unmarshal([]byte(out), &s); err != nil {
+				t.Fatalf("exit %d, bad JSON: %v\n%s\n%s", code, err, out, errOut)
+			}
+			if code != tc.wantExit || s.Result.ExitCode != tc.wantExit {
+				t.Fatalf("exit %d (JSON %d, %s), want %d\n%s", code, s.Result.ExitCode, s.Result.Error, tc.wantExit, out)
+			}
+			if tc.wantPhase != "" && s.Result.Phase != tc.wantPhase {
+				t.Errorf("phase %q, want %q", s.Result.Phase, tc.wantPhase)
+			}
+			if s.Target.TLSMode != tc.wantMode {
+				t.Errorf("tls_mode %q, want %q", s.Target.TLSMode, tc.wantMode)
+			}
+			if s.sent("STARTTLS") != tc.starttls || s.sent("AUTH") != tc.auth {
+				t.Errorf("STARTTLS sent %v (want %v), AUTH sent %v (want %v)", s.sent("STARTTLS"), tc.starttls, s.sent("AUTH"), tc.auth)
+			}
+			got := ""
+			if s.TLSFallback != nil {
+				got = s.TLSFallback.Action
+				if s.TLSFallback.ResultType != "validation-failure" {
+					t.Errorf("fallback result type %q", s.TLSFallback.ResultType)
+				}
+			}
+			if got != tc.fallback {
+				t.Errorf("tls_fallback action %q, want %q", got, tc.fallback)
+			}
+			if tc.wantExit == 28 && (!strings.Contains(s.Result.Error, "does not advertise AUTH") || s.Diagnosis == nil || s.Diagnosis.Party != "sender") {
+				t.Errorf("AUTH not advertised: error %q, diagnosis %+v", s.Result.Error, s.Diagnosis)
+			}
+			if strings.Contains(out, scenario.DemoPassword) {
+				t.Error("password in the output")
+			}
+		})
+	}
+}
+
+func TestSwaksCompatibilityUsage(t *testing.T) {
+	if code, _, errOut := runCLI(t, "", "--compat", "sendmail", "-t", "a@b.test"); code != 1 || !strings.Contains(errOut, "--compat") {
+		t.Errorf("--compat sendmail: exit %d %q", code, errOut)
+	}
+	// swaks has no subcommands: under its name "demo" is an argument.
+	if code, _, errOut := runAsSwaks(t, "demo"); code != 1 || !strings.Contains(errOut, "unexpected argument") {
+		t.Errorf("swaks demo: exit %d %q", code, errOut)
+	}
+	for _, name := range []string{"swaks", "/usr/local/bin/swaks", "SWAKS.EXE", `C:\tools\swaks.exe`} {
+		if !invokedAsSwaks(name) && !strings.Contains(name, `\`) {
+			t.Errorf("invokedAsSwaks(%q) = false", name)
+		}
+	}
+	for _, name := range []string{"probe", "/usr/bin/swaks-old", "smtpprobe"} {
+		if invokedAsSwaks(name) {
+			t.Errorf("invokedAsSwaks(%q) = true", name)
+		}
+	}
+}
