@@ -57,6 +57,10 @@ type behavior struct {
 	after    greetMode // raw: what follows a replaced greeting
 	silence  silence   // raw
 	starttls []string  // raw: reply to STARTTLS, written in a single write (nil: 220 and handshake)
+	// brokenTLS (raw): 220 to STARTTLS, then a handshake that fails on the
+	// server's side, and the connection closed, as OpenSMTPD 6.8 does
+	// against OpenSSL 3 ("EVP lib").
+	brokenTLS bool
 
 	offerTLS    bool     // advertise and perform STARTTLS
 	offerAuth   bool     // advertise AUTH PLAIN LOGIN (inside TLS only, like Postfix smtpd_tls_auth_only)

@@ -280,6 +280,14 @@ func catalogue() []entry {
 			b:      behavior{raw: true, starttls: []string{"454 4.7.0 TLS not available due to local problem"}},
 		},
 		{
+			s: Scenario{Name: "broken-starttls", Title: "STARTTLS offered, handshake broken: delivered in clear",
+				Description: "The server offers STARTTLS and answers 220, but its TLS is broken and the handshake fails (OpenSMTPD 6.8 against OpenSSL 3: 'EVP lib'). With opportunistic TLS (the default on port 25) the probe does what MTAs do: it records the failure as an RFC 8460 validation-failure, reconnects without STARTTLS and delivers in clear; --tls-optional-strict or --tls would stop with exit 29.",
+				Args:        args(), ExpectExit: exitOK,
+				Source: "OpenSMTPD 6.8 on Debian 12; Exim tls_tempfail_tryclear"},
+			expect: okReplyTemplate,
+			b:      behavior{raw: true, offerTLS: true, brokenTLS: true},
+		},
+		{
 			s: Scenario{Name: "starttls-injection", Title: "STARTTLS reply followed by injected plaintext",
 				Description: "The 220 reply to STARTTLS arrives together with a plaintext '250 injected' in the same packet (the man-in-the-middle pattern of CVE-2011-0411 and the 2021 'STARTTLS response injection' client bugs); the probe must refuse to go on.",
 				Args:        args("--tls"), ExpectExit: exitTLS, ExpectPhase: phaseStartTLS, ExpectCode: 220, ExpectCategory: "protocol-error",

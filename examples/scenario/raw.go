@@ -258,6 +258,12 @@ func (rc *rawConn) startTLS() (bool, error) {
 	if err := rc.conn.SetDeadline(time.Now().Add(serverWriteTimeout)); err != nil {
 		return true, fmt.Errorf("set handshake deadline: %w", err)
 	}
+	if b.brokenTLS {
+		// No certificate: the server's side of the handshake fails and
+		// sends an alert, then the connection ends.
+		_ = tls.Server(rc.conn, &tls.Config{MinVersion: tls.VersionTLS12}).Handshake()
+		return true, nil
+	}
 	tc := tls.Server(rc.conn, rc.srv.tlsConf)
 	if err := tc.Handshake(); err != nil {
 		return true, fmt.Errorf("TLS handshake: %w", err)
