@@ -54,8 +54,11 @@ type Options struct {
 	Network        string // tcp, tcp4, tcp6
 	LocalInterface string
 	DNSServer      string
-	RoutingDomain  string            // MX of this domain instead of the recipient's (--copy-routing)
-	Resolver       mxlookup.Resolver // overrides DNSServer (tests)
+	RoutingDomain  string // MX of this domain instead of the recipient's (--copy-routing)
+	// FirstMXOnly connects to the most preferred MX host only, as swaks
+	// does, instead of trying the others in order as an MTA does.
+	FirstMXOnly bool
+	Resolver    mxlookup.Resolver // overrides DNSServer (tests)
 
 	Auth                             bool
 	AuthMechs                        []string
@@ -315,6 +318,10 @@ func mxHosts(ctx context.Context, o Options, r mxlookup.Resolver, rec *transcrip
 		hosts = append(hosts, smtpclient.Host{Name: t.Host, Preference: int(t.Preference), Implicit: t.Implicit})
 	}
 	report.Target.Host = hosts[0].Name
+	if o.FirstMXOnly && len(hosts) > 1 {
+		rec.Infof("Using %s only (--compat swaks: swaks tries the most preferred MX alone)", hosts[0].Name)
+		hosts = hosts[:1]
+	}
 	return hosts, nil
 }
 
