@@ -50,6 +50,9 @@ type Options struct {
 	// handshake: go on in clear on the same connection instead of
 	// reconnecting (smtpclient.Config.TLSFailSameConnection).
 	TLSFailSameConnection bool
+	// HELOAfterAnyEHLORefusal is swaks's HELO fallback
+	// (smtpclient.Config.HELOAfterAnyEHLORefusal).
+	HELOAfterAnyEHLORefusal bool
 
 	Network        string // tcp, tcp4, tcp6
 	LocalInterface string
@@ -219,7 +222,8 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		Hosts: hosts, Port: port, Network: o.Network, LocalAddr: o.LocalInterface, Resolver: resolver,
 		EHLOName: o.EHLO, Protocol: o.Protocol,
 		TLSMode: o.TLSMode, TLSVerify: o.TLSVerify, TLSServerName: o.TLSSNI, TLSConfig: tlsCfg, TLSFailSameConnection: o.TLSFailSameConnection,
-		Auth: o.Auth, AuthProbe: o.AuthProbe, AuthOptional: o.AuthOptional, AuthOptionalStrict: o.AuthOptionalStrict, AuthMechs: o.AuthMechs, AuthUser: o.AuthUser, AuthPassword: o.AuthPassword, AuthPlaintext: o.AuthPlaintext,
+		HELOAfterAnyEHLORefusal: o.HELOAfterAnyEHLORefusal,
+		Auth:                    o.Auth, AuthProbe: o.AuthProbe, AuthOptional: o.AuthOptional, AuthOptionalStrict: o.AuthOptionalStrict, AuthMechs: o.AuthMechs, AuthUser: o.AuthUser, AuthPassword: o.AuthPassword, AuthPlaintext: o.AuthPlaintext,
 		From: o.From, To: o.To,
 		QuitAfter: quitAfter, DropAfter: dropAfter, Timeout: o.Timeout, SessionTimeout: o.SessionTimeout,
 		Recorder: rec,

@@ -83,6 +83,11 @@ type Config struct {
 	// opportunistic handshake is followed by a new connection without
 	// STARTTLS, as MTAs do.
 	TLSFailSameConnection bool
+	// HELOAfterAnyEHLORefusal is swaks's rule: any reply to EHLO but 250,
+	// after STARTTLS too, is followed by HELO. Without it HELO follows only
+	// the replies that mean "EHLO not understood" (500, 502, 550, 554),
+	// and never after STARTTLS, where a refusal is the finding (exit 32).
+	HELOAfterAnyEHLORefusal bool
 
 	Auth          bool
 	AuthMechs     []string // "" = choose among advertised

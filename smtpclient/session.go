@@ -569,7 +569,8 @@ func (s *session) hello() bool {
 		s.failure(PhaseHelo, cmd, err)
 		return false
 	}
-	if r.Code != 250 && verb == "EHLO" && (r.Code == 500 || r.Code == 502 || r.Code == 550 || r.Code == 554) && !s.afterTLS {
+	notUnderstood := (r.Code == 500 || r.Code == 502 || r.Code == 550 || r.Code == 554) && !s.afterTLS
+	if r.Code != 250 && verb == "EHLO" && (notUnderstood || s.cfg.HELOAfterAnyEHLORefusal) {
 		s.rec.Infof("EHLO refused; falling back to HELO (RFC 5321 §4.1.4)")
 		cmd = "HELO " + s.res.EHLOName
 		r, err = s.exchange(PhaseHelo, cmd, "")

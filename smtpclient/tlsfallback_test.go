@@ -243,3 +243,27 @@ func TestTLSResultType(t *testing.T) {
 		}
 	}
 }
+
+// swaks answers any EHLO refusal with HELO; the probe's own rule only the
+// refusals that mean "EHLO not understood".
+func TestHELOAfterEHLORefusal(t *testing.T) {
+	tests := []struct {
+		ehlo     string
+		swaks    bool
+		wantExit int
+	}{
+		{"502 5.5.2 EHLO not implemented\r\n", false, ExitOK},
+		{"503 5.5.1 not now\r\n", false, ExitHelo},
+		{"503 5.5.1 not now\r\n", true, ExitOK},
+		{"421 4.7.0 go away\r\n", true, ExitOK},
+	}
+	for _, tc := range tests {
+		addr := scripted(t, "220 x ESMTP\r\n", map[string]string{"EHLO": tc.ehlo, "HELO": "250 x\r\n"})
+		cfg := baseConfig(t, addr)
+		cfg.HELOAfterAnyEHLORefusal = tc.swaks
+		res := Run(context.Background(), cfg)
+		if res.ExitCode != tc.wantExit {
+			t.Errorf("EHLO %q swaks=%v: exit %d (%v), want %d", strings.TrimSpace(tc.ehlo), tc.swaks, res.ExitCode, res.Err, tc.wantExit)
+		}
+	}
+}

@@ -360,7 +360,8 @@ func applyProtocol(o *probe.Options, f *sessionFlags) error {
 // the probe under swaks's name (or with --compat swaks) and expect swaks's
 // exit codes: no TLS unless asked (the probe's own default picks TLS by
 // port), --tls-optional going on on the same connection after a failed
-// handshake, and only the first MX, as swaks's get_server picks one host.
+// handshake, HELO after any EHLO refusal (after STARTTLS too), and only the
+// first MX, as swaks's get_server picks one host.
 // AUTH is only tried when advertised in both modes. One difference stays
 // on purpose: credentials are not sent in clear without --auth-plaintext,
 // where swaks sends them (exit 28 with the reason instead).
@@ -369,6 +370,7 @@ func applySwaksDefaults(o *probe.Options) {
 		o.TLSMode, o.TLSModeSet = smtpclient.TLSNone, true
 	}
 	o.TLSFailSameConnection = true
+	o.HELOAfterAnyEHLORefusal = true
 	o.FirstMXOnly = true
 }
 
