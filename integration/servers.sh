@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# servers.sh — private Postfix (+ Dovecot SASL) and Exim 4 instances on
-# loopback high ports, for smtpprobe's integration tests and for trying the
-# probe by hand.
+# servers.sh — private Postfix (+ Dovecot SASL), Exim 4, chasquid and
+# OpenSMTPD instances on loopback high ports, for smtpprobe's integration
+# tests and for trying the probe by hand.
 #
 #   servers.sh start    write configs under $SMTPPROBE_IT_DIR, start, wait for ports
 #   servers.sh stop     stop every daemon this script started
@@ -9,8 +9,13 @@
 #   servers.sh env      print KEY=VALUE lines (ports, users, log paths)
 #
 # Nothing here touches the packaged system instances: Postfix runs with
-# `postfix -c DIR`, Dovecot with `dovecot -c FILE`, Exim with `exim4 -C FILE`.
-# No mail leaves the machine: every transport is discard, DNS is off.
+# `postfix -c DIR`, Dovecot with `dovecot -c FILE`, Exim with `exim4 -C FILE`,
+# chasquid with `-config_dir DIR`, OpenSMTPD with `smtpd -f FILE` inside a
+# private mount namespace. No mail leaves the machine: every Postfix
+# transport is discard, every Exim route a blackhole, DNS is off; chasquid
+# runs in an empty network namespace (its listening sockets are opened
+# outside and handed over as systemd socket activation), OpenSMTPD has no
+# relay action.
 # Install the packages first with install.sh.
 set -euo pipefail
 
@@ -27,6 +32,13 @@ PORT_EXIM=${SMTPPROBE_PORT_EXIM:-2625}
 PORT_EXIM_NOSERVICE=${SMTPPROBE_PORT_EXIM_NOSERVICE:-2626}
 EXIM_ROOT=${EXIM_ROOT:-/opt/smtpprobe-exim}
 EXIM_BIN=${EXIM_BIN:-$EXIM_ROOT/usr/sbin/exim4}
+PORT_CHASQUID=${SMTPPROBE_PORT_CHASQUID:-2700}
+PORT_CHASQUID_SUBMISSION=${SMTPPROBE_PORT_CHASQUID_SUBMISSION:-2701}
+PORT_CHASQUID_TLS=${SMTPPROBE_PORT_CHASQUID_TLS:-2702}
+PORT_OPENSMTPD=${SMTPPROBE_PORT_OPENSMTPD:-2710}
+PORT_OPENSMTPD_SMTPS=${SMTPPROBE_PORT_OPENSMTPD_SMTPS:-2711}
+CHASQUID_ROOT=${CHASQUID_ROOT:-/opt/smtpprobe-chasquid}
+OPENSMTPD_ROOT=${OPENSMTPD_ROOT:-/opt/smtpprobe-opensmtpd}
 # Test accounts. The password is public on purpose: these servers listen on
 # loopback only and exist to be probed.
 USER_NAME=${SMTPPROBE_IT_USER:-alice@example.test}
@@ -36,6 +48,8 @@ WAIT_SECONDS=${SMTPPROBE_IT_WAIT:-20}
 PF=$BASE/postfix
 DC=$BASE/dovecot
 EX=$BASE/exim
+CQ=$BASE/chasquid
+OS=$BASE/opensmtpd
 TLS=$BASE/tls
 
 log() { printf 'servers.sh: %s\n' "$*" >&2; }
@@ -45,7 +59,8 @@ die() {
 }
 
 all_ports() {
-	echo "$PORT_MX $PORT_SUBMISSION $PORT_IMPLICIT $PORT_OPENRELAY $PORT_AUTHNOTLS $PORT_BANNER554 $PORT_CONTENT $PORT_EXIM $PORT_EXIM_NOSERVICE"
+	echo "$PORT_MX $PORT_SUBMISSION $PORT_IMPLICIT $PORT_OPENRELAY $PORT_AUTHNOTLS $PORT_BANNER554 $PORT_CONTENT $PORT_EXIM $PORT_EXIM_NOSERVICE" \
+		"$PORT_CHASQUID $PORT_CHASQUID_SUBMISSION $PORT_CHASQUID_TLS $PORT_OPENSMTPD $PORT_OPENSMTPD_SMTPS"
 }
 
 port_open() {
@@ -381,6 +396,127 @@ EOF
 	chmod 644 "$EX/exim.conf"
 }
 
+# A maildir delivery agent for chasquid: $1 is the local user, the message
+# comes on stdin (chasquid's mail_delivery_agent_bin contract).
+write_maildir_mda() {
+	cat >"$1" <<'EOF'
+#!/bin/sh
+# smtpprobe integration: deliver stdin into mail/$1/new (a maildir) beside
+# this script.
+set -eu
+case $1 in */* | .* | '') echo "bad user $1" >&2; exit 1 ;; esac
+d=$(dirname "$0")/mail/$1
+mkdir -p "$d/tmp" "$d/new" "$d/cur"
+f=$(date +%s).$$.$(od -An -N4 -tx4 /dev/urandom | tr -d ' ').chasquid
+cat >"$d/tmp/$f"
+mv "$d/tmp/$f" "$d/new/$f"
+EOF
+	chmod 755 "$1"
+}
+
+# Socket activation in perl (always there: swaks is perl): opens each
+# listening socket in the caller's network namespace, then execs the
+# command with them as fds 3, 4, ... and systemd's LISTEN_FDS,
+# LISTEN_FDNAMES and LISTEN_PID (exec keeps the pid). chasquid takes them
+# when an address is "systemd"; the command can then be
+# `unshare --net chasquid`: a network namespace with nothing but a loopback
+# that is down, while the ports are served on the real 127.0.0.1.
+write_activate() {
+	cat >"$1" <<'EOF'
+# activate.pl NAME=HOST:PORT... -- COMMAND ARGS...
+use strict;
+use warnings;
+use Socket qw(PF_INET SOCK_STREAM SOL_SOCKET SO_REUSEADDR inet_aton pack_sockaddr_in);
+use POSIX ();
+my (@keep, @fds, @names);
+while (@ARGV && $ARGV[0] ne '--') {
+	my ($name, $host, $port) = shift(@ARGV) =~ /^(\w+)=([\d.]+):(\d+)$/
+		or die "activate.pl: bad listen spec\n";
+	socket(my $s, PF_INET, SOCK_STREAM, 0) or die "activate.pl: socket: $!\n";
+	setsockopt($s, SOL_SOCKET, SO_REUSEADDR, 1) or die "activate.pl: setsockopt: $!\n";
+	bind($s, pack_sockaddr_in($port, inet_aton($host))) or die "activate.pl: bind $host:$port: $!\n";
+	listen($s, 128) or die "activate.pl: listen: $!\n";
+	push @keep, $s;    # perl's own fd keeps close-on-exec
+	push @names, $name;
+}
+shift @ARGV;
+@ARGV or die "activate.pl: no command\n";
+# Copies above every fd in use, then onto 3, 4, ...: dup2 clears
+# close-on-exec on the fd it makes.
+push @fds, POSIX::dup(fileno($_)) // die "activate.pl: dup: $!\n" for @keep;
+for my $i (0 .. $#fds) {
+	defined POSIX::dup2($fds[$i], 3 + $i) or die "activate.pl: dup2: $!\n";
+}
+POSIX::close($_) for grep { $_ >= 3 + @fds } @fds;
+$ENV{LISTEN_FDS} = scalar @fds;
+$ENV{LISTEN_FDNAMES} = join(':', @names);
+$ENV{LISTEN_PID} = $$;
+exec { $ARGV[0] } @ARGV or die "activate.pl: exec $ARGV[0]: $!\n";
+EOF
+}
+
+write_chasquid() {
+	rm -rf "${CQ:?}/etc" "${CQ:?}/data" "${CQ:?}/mail"
+	mkdir -p "$CQ/etc/certs/mx.example.test" "$CQ/etc/domains/example.test" "$CQ/data" "$CQ/mail"
+	chmod 700 "$CQ/etc/certs"
+	cp "$TLS/cert.pem" "$CQ/etc/certs/mx.example.test/fullchain.pem"
+	cp "$TLS/key.pem" "$CQ/etc/certs/mx.example.test/privkey.pem"
+	write_maildir_mda "$CQ/mda"
+	write_activate "$CQ/activate.pl"
+	# Every address is "systemd": the sockets come from activate.pl.
+	cat >"$CQ/etc/chasquid.conf" <<EOF
+# Private chasquid for smtpprobe integration tests. It runs in an empty
+# network namespace: a remote delivery fails at its DNS lookup ("network is
+# unreachable") and stays queued until the next start wipes data_dir.
+hostname: "mx.example.test"
+smtp_address: "systemd"
+submission_address: "systemd"
+submission_over_tls_address: "systemd"
+mail_delivery_agent_bin: "$CQ/mda"
+mail_delivery_agent_args: "%to_user%"
+data_dir: "$CQ/data"
+mail_log_path: "$CQ/mail.log"
+EOF
+	printf 'postmaster: %s\n' "${USER_NAME%@*}" >"$CQ/etc/domains/example.test/aliases"
+	"$CHASQUID_ROOT/usr/bin/chasquid-util" --configdir="$CQ/etc" user-add "$USER_NAME" \
+		--password="$USER_PASS" >"$CQ/start.log" 2>&1 ||
+		start_failed "chasquid-util user-add failed"
+}
+
+write_opensmtpd() {
+	rm -rf "${OS:?}/spool" "${OS:?}/mail"
+	mkdir -p "$OS/spool" "$OS/run" "$OS/mail"
+	# smtpd checks its queue's owner and mode.
+	chmod 711 "$OS/spool"
+	chmod 755 "$OS" "$OS/mail"
+	# smtpd refuses a key readable by others (Exim's copy is 644).
+	install -m 600 "$TLS/key.pem" "$OS/key.pem"
+	local local_user=${USER_NAME%@*}
+	mkdir -p "$OS/mail/$local_user"
+	# Deliveries run as nobody (the userbase below).
+	chown nobody:nogroup "$OS/mail/$local_user"
+	# virtual: recipient -> local user; userbase: user -> uid:gid:home.
+	printf '%s %s\npostmaster@example.test %s\n' "$USER_NAME" "$local_user" "$local_user" >"$OS/vusers"
+	printf '%s %s:%s:%s\n' "$local_user" "$(id -u nobody)" "$(id -g nobody)" "$OS/mail/$local_user" >"$OS/vhomes"
+	cat >"$OS/smtpd.conf" <<EOF
+# Private OpenSMTPD 6.8 for smtpprobe integration tests. There is no relay
+# action: mail for any other domain is refused ("550 Invalid recipient"),
+# so nothing can leave the machine. TLS is configured as it should be, and
+# fails with Debian 12's OpenSSL 3 ("EVP lib" in the log, alert 80
+# "internal error" to the client): the realistic broken-TLS server.
+pki mx.example.test cert "$TLS/cert.pem"
+pki mx.example.test key "$OS/key.pem"
+table vusers file:$OS/vusers
+table vhomes file:$OS/vhomes
+listen on $HOST port $PORT_OPENSMTPD tls pki mx.example.test hostname mx.example.test
+listen on $HOST port $PORT_OPENSMTPD_SMTPS smtps pki mx.example.test hostname mx.example.test
+action "local" maildir "$OS/mail/%{dest.user}" virtual <vusers> userbase <vhomes>
+match from any for domain "example.test" action "local"
+EOF
+	"$OPENSMTPD_ROOT/usr/sbin/smtpd" -n -f "$OS/smtpd.conf" >"$OS/start.log" 2>&1 ||
+		start_failed "smtpd -n: the OpenSMTPD configuration is invalid"
+}
+
 stop_all() {
 	local pid
 	if [[ -r $PF/etc/main.cf ]] && pid=$(pidfile_pid "$PF/spool/pid/master.pid") && [[ -n $pid ]] && alive "$pid"; then
@@ -395,6 +531,17 @@ stop_all() {
 		kill -TERM "$pid" 2>/dev/null || true
 		wait_gone "$pid"
 	fi
+	# chasquid and OpenSMTPD run in the foreground and the pid files are
+	# written here; a pid is signalled only while it is still theirs.
+	local f
+	for f in "$CQ/chasquid.pid" "$OS/smtpd.pid"; do
+		if pid=$(pidfile_pid "$f") && [[ -n $pid ]] && alive "$pid" &&
+			tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE '/(chasquid|smtpd) '; then
+			kill -TERM "$pid" 2>/dev/null || true
+			wait_gone "$pid"
+		fi
+		rm -f "$f"
+	done
 }
 
 check_binaries() {
@@ -402,6 +549,11 @@ check_binaries() {
 	[[ -x /usr/sbin/dovecot ]] || die "dovecot not installed (run install.sh --yes)"
 	[[ -x $EXIM_BIN ]] || die "exim4 not found at $EXIM_BIN (run install.sh --yes)"
 	getent passwd Debian-exim >/dev/null || die "user Debian-exim missing (run install.sh --yes)"
+	[[ -x $CHASQUID_ROOT/usr/bin/chasquid ]] || die "chasquid not found under $CHASQUID_ROOT (run install.sh --yes)"
+	[[ -x $OPENSMTPD_ROOT/usr/sbin/smtpd ]] || die "OpenSMTPD not found under $OPENSMTPD_ROOT (run install.sh --yes)"
+	getent passwd opensmtpd >/dev/null || die "user opensmtpd missing (run install.sh --yes)"
+	[[ -d /var/spool/smtpd && -d /usr/libexec/opensmtpd && -d /var/lib/opensmtpd/empty ]] ||
+		die "OpenSMTPD's mount points are missing (run install.sh --yes)"
 	[[ $(id -u) -eq 0 ]] || die "must run as root (Postfix and Dovecot drop privileges themselves)"
 }
 
@@ -412,7 +564,8 @@ start_failed() {
 	# Postfix's postlogd and Exim write their logs asynchronously.
 	sleep 1
 	for f in "$PF/start.log" "$PF/maillog" "$DC/start.log" "$DC/dovecot.log" \
-		"$EX/start.log" "$EX/log/mainlog" "$EX/log/paniclog"; do
+		"$EX/start.log" "$EX/log/mainlog" "$EX/log/paniclog" \
+		"$CQ/start.log" "$CQ/chasquid.log" "$OS/start.log" "$OS/smtpd.log"; do
 		if [[ -s $f ]]; then
 			echo "==> $f <==" >&2
 			tail -n 8 "$f" >&2
@@ -439,6 +592,9 @@ start_all() {
 	write_postfix
 	write_dovecot
 	write_exim
+	mkdir -p "$CQ" "$OS"
+	write_chasquid
+	write_opensmtpd
 	# Fresh logs for each start, so that a failure shows only its own lines.
 	: >"$PF/maillog"
 	: >"$PF/start.log"
@@ -446,6 +602,9 @@ start_all() {
 	: >"$DC/start.log"
 	: >"$EX/start.log"
 	rm -f "$EX/log/mainlog" "$EX/log/paniclog" "$EX/log/rejectlog"
+	: >"$CQ/mail.log"
+	: >"$CQ/chasquid.log"
+	: >"$OS/smtpd.log"
 
 	# master keeps the caller's stdio open: redirect all of it, or a
 	# caller's $(...) never returns.
@@ -461,6 +620,27 @@ start_all() {
 	# -C option" — harmless here, the daemon only needs a high port.
 	"$EXIM_BIN" -C "$EX/exim.conf" -bd -q30m </dev/null >>"$EX/start.log" 2>&1 ||
 		start_failed "exim did not start"
+
+	# chasquid: the sockets are opened here, the daemon runs in a network
+	# namespace of its own (unshare --net) and cannot reach anything else.
+	(cd / && exec perl "$CQ/activate.pl" \
+		"smtp=$HOST:$PORT_CHASQUID" "submission=$HOST:$PORT_CHASQUID_SUBMISSION" \
+		"submission_tls=$HOST:$PORT_CHASQUID_TLS" -- \
+		unshare --net "$CHASQUID_ROOT/usr/bin/chasquid" -config_dir "$CQ/etc" \
+		-logfile "$CQ/chasquid.log" </dev/null >>"$CQ/start.log" 2>&1) &
+	echo $! >"$CQ/chasquid.pid"
+
+	# OpenSMTPD: its queue, control socket and delivery helpers live at
+	# paths compiled into the binary; a private mount namespace puts ours
+	# there. -d keeps it in the foreground, so the pid is known.
+	# shellcheck disable=SC2016 # $1 and $2 belong to the inner sh
+	(cd / && exec unshare --mount --propagation private sh -c '
+		mount --bind "$1/spool" /var/spool/smtpd &&
+		mount --bind "$1/run" /run &&
+		mount --bind "$2/usr/libexec/opensmtpd" /usr/libexec/opensmtpd &&
+		exec "$2/usr/sbin/smtpd" -d -f "$1/smtpd.conf"' sh "$OS" "$OPENSMTPD_ROOT" \
+		</dev/null >>"$OS/smtpd.log" 2>&1) &
+	echo $! >"$OS/smtpd.pid"
 
 	wait_ports || start_failed "servers did not come up"
 	log "all servers listening under $BASE"
@@ -485,6 +665,15 @@ SMTPPROBE_IT_POSTFIX_LOG=$PF/maillog
 SMTPPROBE_IT_DOVECOT_LOG=$DC/dovecot.log
 SMTPPROBE_IT_EXIM_LOG=$EX/log/mainlog
 SMTPPROBE_IT_CERT=$TLS/cert.pem
+SMTPPROBE_PORT_CHASQUID=$PORT_CHASQUID
+SMTPPROBE_PORT_CHASQUID_SUBMISSION=$PORT_CHASQUID_SUBMISSION
+SMTPPROBE_PORT_CHASQUID_TLS=$PORT_CHASQUID_TLS
+SMTPPROBE_IT_CHASQUID_LOG=$CQ/mail.log
+SMTPPROBE_IT_CHASQUID_MAIL=$CQ/mail
+SMTPPROBE_PORT_OPENSMTPD=$PORT_OPENSMTPD
+SMTPPROBE_PORT_OPENSMTPD_SMTPS=$PORT_OPENSMTPD_SMTPS
+SMTPPROBE_IT_OPENSMTPD_LOG=$OS/smtpd.log
+SMTPPROBE_IT_OPENSMTPD_MAIL=$OS/mail
 EOF
 }
 

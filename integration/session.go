@@ -12,8 +12,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,6 +33,22 @@ type Session struct {
 	TLS        *TLSInfo        `json:"tls"`
 	Result     Result          `json:"result"`
 	Diagnosis  *Diagnosis      `json:"diagnosis"`
+	// TLSFallback is set when an offered STARTTLS failed and the session
+	// was finished on a new connection in clear, as MTAs do.
+	TLSFallback *TLSFallback `json:"tls_fallback"`
+}
+
+// TLSFallback records a failed STARTTLS that the session went around.
+type TLSFallback struct {
+	Reason     string `json:"reason"`
+	ResultType string `json:"result_type"` // an RFC 8460 result type
+}
+
+// RFC8460ResultTypes are the result types of RFC 8460 section 4.3.
+var RFC8460ResultTypes = []string{
+	"starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
+	"certificate-not-trusted", "validation-failure", "tlsa-invalid", "dnssec-invalid",
+	"dane-required", "sts-policy-fetch-error", "sts-policy-invalid", "sts-webpki-invalid",
 }
 
 // Event is one transcript line.
@@ -197,4 +217,43 @@ func ParseEnv(r io.Reader) (map[string]string, error) {
 		return nil, fmt.Errorf("read env: %w", err)
 	}
 	return env, nil
+}
+
+// errFound stops the walk of FindMessage at the first match.
+var errFound = errors.New("found")
+
+// FindMessage returns the path of the first regular file under root (a
+// folder of maildirs or mbox files) that contains needle, such as a
+// Message-ID the test set, or "" when none does yet. A root that does not
+// exist yet is no error: the first delivery creates it.
+func FindMessage(root, needle string) (string, error) {
+	var found string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				// A maildir's tmp/ file renamed into new/ meanwhile.
+				return nil
+			}
+			return err
+		}
+		if bytes.Contains(data, []byte(needle)) {
+			found = path
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return "", fmt.Errorf("search %s: %w", root, err)
+	}
+	return found, nil
 }
