@@ -39,6 +39,11 @@ type relayCheckFlags struct {
 // relay-check derives its local recipient itself when none is given.
 const placeholderTo = "postmaster@relay-check.invalid"
 
+// notForRelayCheck are session options that relay-check refuses: it
+// decides where each session stops and how it is shown, and it never runs
+// as swaks.
+var notForRelayCheck = []string{"quit-after", "drop-after", "markdown", "silent", "hide-receive", "hide-send", "hide-informational", "hide-all", "session-timeout", "compat"}
+
 func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 	f := &sessionFlags{}
 	fs := newSessionFlagSet("probe relay-check", f)
@@ -59,6 +64,9 @@ func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 	fs.Lookup("to").Usage = "a local recipient of the server (default: postmaster@DOMAIN)"
 	fs.Lookup("from").Usage = "MAIL FROM for the authenticated checks (default: the AUTH user when it is an address)"
 
+	for _, n := range notForRelayCheck {
+		fs.Lookup(n).Hidden = true // parsed (to say why it is refused), not listed
+	}
 	canon, err := translateArgs(args, fs, io)
 	if err == nil {
 		err = fs.Parse(canon)
@@ -81,7 +89,7 @@ func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 	if fs.NArg() > 0 {
 		return usageError(io, fmt.Errorf("unexpected argument %q (options start with -)", fs.Arg(0)))
 	}
-	for _, n := range []string{"quit-after", "markdown", "silent", "hide-receive", "hide-send", "hide-informational", "hide-all", "session-timeout"} {
+	for _, n := range notForRelayCheck {
 		if fs.Changed(n) {
 			return usageError(io, fmt.Errorf("--%s does not apply to relay-check (it decides where each session stops; see --check-timeout, --json, --transcripts)", n))
 		}

@@ -110,6 +110,8 @@ func TestRelayCheckCLI(t *testing.T) {
 		{name: "verbose transcripts", args: append([]string{"-s", clearAuth, "-v", "--no-bad-password", "-au", rcUser, "--auth-password", rcPassword, "--auth-plaintext"}, common...),
 			exit: 3, outHas: []string{"=== session 1/", " -> RCPT TO:<relaycheck@example.net>", "auth-valid                     PASS", "auth-before-tls                FAIL", "--no-bad-password"}},
 		{name: "quit-after is refused", args: []string{"-s", mx, "--quit-after", "rcpt"}, exit: 1, errHas: "--quit-after does not apply"},
+		{name: "compat is refused", args: []string{"-s", mx, "--compat", "swaks"}, exit: 1, errHas: "--compat does not apply"},
+		{name: "drop-after is refused", args: []string{"-s", mx, "--drop-after", "rcpt"}, exit: 1, errHas: "--drop-after does not apply"},
 		{name: "bad role", args: []string{"-s", mx, "--role", "relay"}, exit: 1, errHas: "--role"},
 		{name: "no server, no domain", args: []string{}, exit: 1, errHas: "--server"},
 		{name: "stray argument", args: []string{"-s", mx, "extra"}, exit: 1, errHas: "unexpected argument"},

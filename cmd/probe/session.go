@@ -503,6 +503,9 @@ func fsUsages(fs *pflag.FlagSet) string {
 	}
 	var b strings.Builder
 	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Hidden {
+			return
+		}
 		name := "--" + f.Name
 		if f.Shorthand != "" {
 			name = "-" + f.Shorthand + ", " + name
