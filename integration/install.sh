@@ -164,4 +164,6 @@ done
 # shellcheck disable=SC2086 # a list of paths without spaces
 mkdir -p $OPENSMTPD_DIRS
 
+bash "$(dirname "$0")/sendmail.sh" install --yes
+
 have_all && echo "install.sh: done"

@@ -379,7 +379,10 @@ start_sendmail() {
 		if [[ "${CI:-}" == "true" ]]; then
 			install_sendmail
 		else
-			die "Sendmail not unpacked under $SENDMAIL_ROOT (run sendmail.sh install --yes)"
+			# Like the Go tests outside CI: a missing server is a skip (the
+			# Sendmail tests say so), not a reason to stop the others.
+			log "warning: Sendmail not unpacked under $SENDMAIL_ROOT, not started (run sendmail.sh install --yes)"
+			return 0
 		fi
 	fi
 	[[ $(id -u) -eq 0 ]] || die "must run as root"

@@ -542,6 +542,7 @@ stop_all() {
 		fi
 		rm -f "$f"
 	done
+	bash "$(dirname "$0")/sendmail.sh" stop || true
 }
 
 check_binaries() {
@@ -642,6 +643,7 @@ start_all() {
 		</dev/null >>"$OS/smtpd.log" 2>&1) &
 	echo $! >"$OS/smtpd.pid"
 
+	bash "$(dirname "$0")/sendmail.sh" start || start_failed "sendmail did not start"
 	wait_ports || start_failed "servers did not come up"
 	log "all servers listening under $BASE"
 }
@@ -675,6 +677,7 @@ SMTPPROBE_PORT_OPENSMTPD_SMTPS=$PORT_OPENSMTPD_SMTPS
 SMTPPROBE_IT_OPENSMTPD_LOG=$OS/smtpd.log
 SMTPPROBE_IT_OPENSMTPD_MAIL=$OS/mail
 EOF
+	bash "$(dirname "$0")/sendmail.sh" env
 }
 
 status_all() {
