@@ -446,7 +446,9 @@ func runExit(t *testing.T, name string, args ...string) (int, []byte) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = os.TempDir()
+	start := time.Now()
 	out, err := cmd.CombinedOutput()
+	t.Logf("%s %s: %v", filepath.Base(name), strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:

@@ -38,7 +38,7 @@ func TestOpenSMTPDSessions(t *testing.T) {
 		if !slices.Contains(RFC8460ResultTypes, fb.ResultType) {
 			t.Errorf("tls_fallback.result_type %q is not an RFC 8460 result type", fb.ResultType)
 		}
-		if sentInClear(r, "MAIL") == false {
+		if !sentInClear(r, "MAIL") {
 			t.Errorf("the session did not finish in clear")
 		}
 	}

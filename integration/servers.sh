@@ -498,6 +498,10 @@ write_opensmtpd() {
 	# virtual: recipient -> local user; userbase: user -> uid:gid:home.
 	printf '%s %s\npostmaster@example.test %s\n' "$USER_NAME" "$local_user" "$local_user" >"$OS/vusers"
 	printf '%s %s:%s:%s\n' "$local_user" "$(id -u nobody)" "$(id -g nobody)" "$OS/mail/$local_user" >"$OS/vhomes"
+	# Its resolver (libasr) reads "lookup file" as: /etc/hosts only, never
+	# DNS. Without it, the client's reverse lookup waited out a dead name
+	# server (5 s) whenever a few sessions came at once.
+	printf '# smtpprobe integration: OpenSMTPD resolves from /etc/hosts only\nlookup file\n' >"$OS/resolv.conf"
 	cat >"$OS/smtpd.conf" <<EOF
 # Private OpenSMTPD 6.8 for smtpprobe integration tests. There is no relay
 # action: mail for any other domain is refused ("550 Invalid recipient"),
@@ -631,13 +635,15 @@ start_all() {
 		-logfile "$CQ/chasquid.log" </dev/null >>"$CQ/start.log" 2>&1) &
 	echo $! >"$CQ/chasquid.pid"
 
-	# OpenSMTPD: its queue, control socket and delivery helpers live at
-	# paths compiled into the binary; a private mount namespace puts ours
-	# there. -d keeps it in the foreground, so the pid is known.
+	# OpenSMTPD: its queue, control socket, delivery helpers and resolver
+	# configuration live at paths compiled into the binary; a private mount
+	# namespace puts ours there. -d keeps it in the foreground, so the pid
+	# is known.
 	# shellcheck disable=SC2016 # $1 and $2 belong to the inner sh
 	(cd / && exec unshare --mount --propagation private sh -c '
 		mount --bind "$1/spool" /var/spool/smtpd &&
 		mount --bind "$1/run" /run &&
+		mount --bind "$1/resolv.conf" /etc/resolv.conf &&
 		mount --bind "$2/usr/libexec/opensmtpd" /usr/libexec/opensmtpd &&
 		exec "$2/usr/sbin/smtpd" -d -f "$1/smtpd.conf"' sh "$OS" "$OPENSMTPD_ROOT" \
 		</dev/null >>"$OS/smtpd.log" 2>&1) &
