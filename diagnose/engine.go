@@ -39,6 +39,9 @@ type Engine struct {
 	categories    map[string]string
 	categoryOrder []string
 	parties       map[string]string
+
+	vendors     map[string]*vendor
+	vendorOrder []string
 }
 
 // New loads and checks the embedded rules.
@@ -155,10 +158,15 @@ func (e *Engine) Diagnose(in Input) (d Diagnosis) {
 	}
 
 	td := &tmplData{ctx: &in.Context, code: p.code, enhanced: p.enhanced, text: p.norm}
+	sv := &sessionView{ctx: &in.Context}
 
 	// The three layers: text rule, enhanced code, basic code by phase.
-	tr, kw := e.matchText(&p, phase, &in.Context, &hits, &cand, td)
-	cr := e.matchCode(p.code, p.enhanced, phase, &in.Context)
+	tm := e.matchText(&p, phase, sv, &hits, &cand, td)
+	tr, kw := tm.rule, tm.kw
+	if tm.skipped != nil && (tr == nil || tr.vendor != tm.skipped.vendor) {
+		d.Evidence = append(d.Evidence, "vendor rule "+tm.skipped.id+" not applied: nothing in the reply or the server's names shows "+tm.skipped.vendor.name)
+	}
+	cr := e.matchCode(p.code, p.enhanced, phase, sv)
 	if enh != nil && enh.category == "" {
 		enh = nil
 	}
@@ -171,7 +179,7 @@ func (e *Engine) Diagnose(in Input) (d Diagnosis) {
 		enh = nil // a positive reply's enhanced code explains nothing wrong
 	}
 	if cr == nil && p.code == 0 && p.enhanced != "" && p.enhanced[0] == '2' {
-		cr = e.matchCode(250, "", PhaseAny, &in.Context)
+		cr = e.matchCode(250, "", PhaseAny, sv)
 	}
 
 	if tr != nil && tr.priority <= vagueTextPriority && enh != nil && enh.confidence >= tr.confidence {
@@ -184,6 +192,12 @@ func (e *Engine) Diagnose(in Input) (d Diagnosis) {
 	case tr != nil:
 		e.fromRule(&d, tr, td)
 		d.Evidence = append(d.Evidence, "text rule "+tr.id+" matched "+strconv.Quote(kw)+" ("+tr.source+")")
+		if tr.vendor != nil && !tm.selfMarked {
+			// Said only when the matched words are not themselves the
+			// marker (a list's zone, a vendor's code): then the line
+			// above already shows it.
+			d.Evidence = append(d.Evidence, "reply from "+tr.vendor.name+": "+tm.vendorWhere)
+		}
 		agreeOrOverride(&d, tr, enh, cr, p, phase)
 	case enh != nil && (cr == nil || enh.confidence >= cr.confidence || cr.category == categoryUnknown):
 		d.Category, d.Party, d.Confidence = enh.category, enh.party, enh.confidence
@@ -208,7 +222,7 @@ func (e *Engine) Diagnose(in Input) (d Diagnosis) {
 		d.Evidence = append(d.Evidence, "no rule matched")
 	}
 
-	d.NextSteps = e.applyAdvice(d.NextSteps, d.Category, phase, p.code, &in.Context, td)
+	d.NextSteps = e.applyAdvice(d.NextSteps, d.Category, phase, p.code, sv, td)
 	if d.NextSteps == nil {
 		d.NextSteps = []string{}
 	}
@@ -308,8 +322,21 @@ func phaseIn(phases []string, phase string) bool {
 	return false
 }
 
+// textMatch is the outcome of matchText.
+type textMatch struct {
+	rule        *rule
+	kw          string // the keyword that selected it
+	vendorWhere string // for a vendor rule: where its marker was found
+	selfMarked  bool   // the keyword that selected the vendor rule contains its marker
+	skipped     *rule  // the first vendor rule that matched the words but lacked its vendor's markers
+}
+
 // matchText returns the best text rule and the keyword that selected it.
-func (e *Engine) matchText(p *parsedReply, phase string, ctx *Context, hits *keywordHits, cand *ruleSet, td *tmplData) (*rule, string) {
+// A vendor rule whose words match is passed over, whatever its priority,
+// unless a marker of its vendor shows up: the generic rules then explain
+// the same words without claiming the vendor.
+func (e *Engine) matchText(p *parsedReply, phase string, sv *sessionView, hits *keywordHits, cand *ruleSet, td *tmplData) textMatch {
+	var tm textMatch
 	for w, word := range cand {
 		for word != 0 {
 			b := trailingZeros(word)
@@ -318,7 +345,7 @@ func (e *Engine) matchText(p *parsedReply, phase string, ctx *Context, hits *key
 			if len(r.phases) > 0 && phase != PhaseAny && !phaseIn(r.phases, phase) {
 				continue
 			}
-			if !codeApplies(r, p.code, p.enhanced) || !r.when.ok(ctx) {
+			if !codeApplies(r, p.code, p.enhanced) || !r.when.ok(sv) {
 				continue
 			}
 			ok := true
@@ -352,17 +379,27 @@ func (e *Engine) matchText(p *parsedReply, phase string, ctx *Context, hits *key
 					continue
 				}
 			}
-			kw := ""
+			marker := ""
+			if r.vendor != nil {
+				if tm.vendorWhere, marker = e.vendorEvidence(r.vendor, p, hits, sv); tm.vendorWhere == "" {
+					if tm.skipped == nil {
+						tm.skipped = r
+					}
+					continue
+				}
+			}
+			tm.rule = r
 			for _, id := range r.anyKW {
 				if hits.has(id) {
-					kw = e.kw.words[id]
+					tm.kw = e.kw.words[id]
 					break
 				}
 			}
-			return r, kw
+			tm.selfMarked = marker != "" && strings.Contains(tm.kw, marker)
+			return tm
 		}
 	}
-	return nil, ""
+	return tm
 }
 
 func trailingZeros(x uint64) int {
@@ -377,7 +414,7 @@ func trailingZeros(x uint64) int {
 // matchCode returns the best code rule for the basic code in this phase.
 // A phase-specific rule applies only when the phase is known to be one of
 // its phases ("any" counts as a phase of its own here).
-func (e *Engine) matchCode(code int, enhanced, phase string, ctx *Context) *rule {
+func (e *Engine) matchCode(code int, enhanced, phase string, sv *sessionView) *rule {
 	if code == 0 {
 		return nil
 	}
@@ -385,7 +422,7 @@ func (e *Engine) matchCode(code int, enhanced, phase string, ctx *Context) *rule
 		if len(r.phases) > 0 && !phaseIn(r.phases, phase) {
 			continue
 		}
-		if !codeApplies(r, code, enhanced) || !r.when.ok(ctx) {
+		if !codeApplies(r, code, enhanced) || !r.when.ok(sv) {
 			continue
 		}
 		return r
@@ -443,7 +480,7 @@ func appendUnique(out []string, s string) []string {
 }
 
 // applyAdvice appends the context-dependent advice whose conditions hold.
-func (e *Engine) applyAdvice(steps []string, category, phase string, code int, ctx *Context, td *tmplData) []string {
+func (e *Engine) applyAdvice(steps []string, category, phase string, code int, sv *sessionView, td *tmplData) []string {
 	for _, a := range e.advice {
 		if len(a.categories) > 0 && !phaseIn(a.categories, category) {
 			continue
@@ -457,7 +494,7 @@ func (e *Engine) applyAdvice(steps []string, category, phase string, code int, c
 		if len(a.codes) == 0 && len(a.classes) == 0 && code != 0 && code < 400 {
 			continue
 		}
-		if !a.when.ok(ctx) {
+		if !a.when.ok(sv) {
 			continue
 		}
 		steps = renderSteps(a.steps, td, steps)

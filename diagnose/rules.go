@@ -23,7 +23,11 @@ var rulesFS embed.FS
 // (lowercase keywords, the cheap prefilter) and may add `re`, a regular
 // expression on the normalised text (lowercase, collapsed spaces) whose named
 // groups templates can use. Code rules (codes.json) match on the basic code
-// and phase only.
+// and phase only. A rule that explains one vendor's wording names it in
+// `vendor` (an id of vendors.json) and then applies only when the reply or
+// the server's names carry one of that vendor's markers; a rule without
+// `vendor` must not name one in its id, meaning or steps (the loader
+// refuses it), so no rule can claim a vendor on the words alone.
 type ruleJSON struct {
 	ID         string    `json:"id"`
 	Any        []string  `json:"any"`
@@ -43,6 +47,7 @@ type ruleJSON struct {
 	Confidence float64   `json:"confidence"`
 	Priority   int       `json:"priority"`
 	Source     string    `json:"source"`
+	Vendor     string    `json:"vendor"`
 	Note       string    `json:"note"` // for maintainers; not shown
 }
 
@@ -56,11 +61,18 @@ type whenJSON struct {
 	StartTLSOffered *bool `json:"starttls_offered"`
 	Ports           []int `json:"ports"`
 	HasClientIP     *bool `json:"has_client_ip"`
+	// RecipientDomain is "own", "foreign" or "unknown": how the recipient
+	// domain relates to the server (sessionView.recipientRelation).
+	RecipientDomain string `json:"recipient_domain"`
 }
 
-func (w *whenJSON) ok(c *Context) bool {
+func (w *whenJSON) ok(sv *sessionView) bool {
 	if w == nil {
 		return true
+	}
+	c := sv.ctx
+	if w.RecipientDomain != "" && w.RecipientDomain != sv.recipientRelation() {
+		return false
 	}
 	if w.TLS != nil && *w.TLS != c.TLS {
 		return false
@@ -177,6 +189,7 @@ type rule struct {
 	priority   int
 	source     string
 	file       string
+	vendor     *vendor // nil: the rule applies whoever answered
 }
 
 type enhEntry struct {
@@ -190,6 +203,18 @@ type enhEntry struct {
 type phaseHint struct {
 	phase string
 	kw    []int32
+}
+
+// decodeFile reads one rules file and decodes it strictly.
+func decodeFile(fsys fs.FS, name string, v any) error {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path.Base(name), err)
+	}
+	if err := decodeStrict(data, v); err != nil {
+		return fmt.Errorf("parsing %s: %w", path.Base(name), err)
+	}
+	return nil
 }
 
 func decodeStrict(data []byte, v any) error {
@@ -212,6 +237,11 @@ func (e *Engine) load(fsys fs.FS) error {
 	if err := e.loadCategories(fsys); err != nil {
 		return err
 	}
+	// Vendors come before every rule: the rules refer to them, and the
+	// loader checks that no other rule names one.
+	if err := e.loadVendors(fsys); err != nil {
+		return err
+	}
 	if err := e.loadCodes(fsys); err != nil {
 		return err
 	}
@@ -229,12 +259,8 @@ func (e *Engine) load(fsys fs.FS) error {
 	ids := map[string]string{}
 	for _, name := range names {
 		var f rulesFile
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-		if err := decodeStrict(data, &f); err != nil {
-			return fmt.Errorf("parsing %s: %w", name, err)
+		if err := decodeFile(fsys, name, &f); err != nil {
+			return err
 		}
 		for i := range f.Rules {
 			rj := &f.Rules[i]
@@ -275,12 +301,8 @@ const maxRules = 64 * 64
 
 func (e *Engine) loadCategories(fsys fs.FS) error {
 	var f categoriesFile
-	data, err := fs.ReadFile(fsys, "rules/categories.json")
-	if err != nil {
-		return fmt.Errorf("reading categories: %w", err)
-	}
-	if err := decodeStrict(data, &f); err != nil {
-		return fmt.Errorf("parsing categories.json: %w", err)
+	if err := decodeFile(fsys, "rules/categories.json", &f); err != nil {
+		return err
 	}
 	e.categories = map[string]string{}
 	for _, c := range f.Categories {
@@ -299,12 +321,8 @@ func (e *Engine) loadCategories(fsys fs.FS) error {
 
 func (e *Engine) loadCodes(fsys fs.FS) error {
 	var f codesFile
-	data, err := fs.ReadFile(fsys, "rules/codes.json")
-	if err != nil {
-		return fmt.Errorf("reading codes: %w", err)
-	}
-	if err := decodeStrict(data, &f); err != nil {
-		return fmt.Errorf("parsing codes.json: %w", err)
+	if err := decodeFile(fsys, "rules/codes.json", &f); err != nil {
+		return err
 	}
 	e.codeMeaning = map[int]map[string]string{}
 	for _, m := range f.Meanings {
@@ -338,12 +356,8 @@ func (e *Engine) loadCodes(fsys fs.FS) error {
 
 func (e *Engine) loadEnhanced(fsys fs.FS) error {
 	var f enhancedFile
-	data, err := fs.ReadFile(fsys, "rules/enhanced.json")
-	if err != nil {
-		return fmt.Errorf("reading enhanced codes: %w", err)
-	}
-	if err := decodeStrict(data, &f); err != nil {
-		return fmt.Errorf("parsing enhanced.json: %w", err)
+	if err := decodeFile(fsys, "rules/enhanced.json", &f); err != nil {
+		return err
 	}
 	e.enhClass = map[string][2]string{}
 	for _, c := range f.Classes {
@@ -364,6 +378,9 @@ func (e *Engine) loadEnhanced(fsys fs.FS) error {
 		}
 		if c.Title == "" || c.Source == "" {
 			return fmt.Errorf("enhanced.json: %s needs a title and a source", c.Code)
+		}
+		if v, w := e.namedVendor(c.Title, c.Text, strings.Join(c.Steps, "\n")); v != nil {
+			return fmt.Errorf("enhanced.json: %s names %s (%q): the registry meaning holds for every server", c.Code, v.name, w)
 		}
 		ent := &enhEntry{title: c.Title, text: c.Text, source: c.Source, category: c.Category,
 			party: c.Party, confidence: c.Confidence, transientCategory: c.TransientCategory}
@@ -402,12 +419,8 @@ func (e *Engine) loadEnhanced(fsys fs.FS) error {
 
 func (e *Engine) loadPhases(fsys fs.FS) error {
 	var f phasesFile
-	data, err := fs.ReadFile(fsys, "rules/phases.json")
-	if err != nil {
-		return fmt.Errorf("reading phase hints: %w", err)
-	}
-	if err := decodeStrict(data, &f); err != nil {
-		return fmt.Errorf("parsing phases.json: %w", err)
+	if err := decodeFile(fsys, "rules/phases.json", &f); err != nil {
+		return err
 	}
 	for _, h := range f.Hints {
 		if !validPhase(h.Phase) || h.Phase == PhaseAny {
@@ -428,12 +441,8 @@ func (e *Engine) loadPhases(fsys fs.FS) error {
 
 func (e *Engine) loadAdvice(fsys fs.FS) error {
 	var f rulesFile
-	data, err := fs.ReadFile(fsys, "rules/advice.json")
-	if err != nil {
-		return fmt.Errorf("reading advice: %w", err)
-	}
-	if err := decodeStrict(data, &f); err != nil {
-		return fmt.Errorf("parsing advice.json: %w", err)
+	if err := decodeFile(fsys, "rules/advice.json", &f); err != nil {
+		return err
 	}
 	for i := range f.Rules {
 		r, err := e.compileRule(&f.Rules[i], "advice.json", kindAdvice)
@@ -489,6 +498,26 @@ func (e *Engine) compileRule(rj *ruleJSON, file string, kind ruleKind) (*rule, e
 		if _, ok := e.categories[c]; !ok {
 			return nil, fmt.Errorf("%s: unknown category %q", where, c)
 		}
+	}
+	if w := rj.When; w != nil {
+		switch w.RecipientDomain {
+		case "", rcptOwn, rcptForeign, rcptUnknown:
+		default:
+			return nil, fmt.Errorf("%s: when.recipient_domain %q is not own, foreign or unknown", where, w.RecipientDomain)
+		}
+	}
+	if rj.Vendor != "" {
+		if kind != kindText {
+			return nil, fmt.Errorf("%s: only text rules can be vendor rules", where)
+		}
+		if r.vendor = e.vendors[rj.Vendor]; r.vendor == nil {
+			return nil, fmt.Errorf("%s: unknown vendor %q", where, rj.Vendor)
+		}
+	} else if v, w := e.namedVendor(strings.ReplaceAll(rj.ID, "-", " "), rj.Meaning, strings.Join(rj.Steps, "\n")); v != nil {
+		// The fault this prevents: "Mimecast: the recipient is not a
+		// valid internal address" for an OpenSMTPD server that said
+		// "550 Invalid recipient".
+		return nil, fmt.Errorf("%s names %s (%q) but has no \"vendor\": it would claim %s for any server; add \"vendor\": %q or reword it (an example may be written \"(e.g. ...)\")", where, v.name, w, v.name, v.id)
 	}
 	addAll := func(words []string) ([]int32, error) {
 		var ids []int32

@@ -44,6 +44,12 @@ type Context struct {
 	RecipientDomain string // domain of the refused (or first) RCPT TO
 	ClientIP        string // local address of the connection, when known
 	HeloName        string // the name the client sent in EHLO/HELO
+
+	// RecipientMX is true when the server was found by an MX lookup of
+	// RecipientDomain (or is otherwise known to receive mail for it), so
+	// that domain is its own: a refused recipient is then not a refusal to
+	// relay. False means "not known", as for a server named with --server.
+	RecipientMX bool
 }
 
 // Input is one reply to explain.
