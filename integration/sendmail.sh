@@ -11,7 +11,7 @@
 #   sendmail.sh start    generate sendmail.cf with m4 under
 #                        $SMTPPROBE_IT_DIR/sendmail, start, wait for the ports
 #   sendmail.sh stop     stop the daemon this script started
-#   sendmail.sh status   exit 0 when both ports answer
+#   sendmail.sh status   exit 0 when every port answers
 #   sendmail.sh env      print KEY=VALUE lines (ports, mailbox folder)
 #
 # Nothing here touches /etc/mail or /var/spool/mqueue: the daemon runs as
@@ -29,6 +29,7 @@ BASE=${SMTPPROBE_IT_DIR:-/tmp/smtpprobe-it}
 HOST=127.0.0.1
 PORT_SENDMAIL=${SMTPPROBE_PORT_SENDMAIL:-2720}
 PORT_SENDMAIL_SUBMISSION=${SMTPPROBE_PORT_SENDMAIL_SUBMISSION:-2721}
+PORT_SENDMAIL_TLS=${SMTPPROBE_PORT_SENDMAIL_TLS:-2722}
 SENDMAIL_ROOT=${SENDMAIL_ROOT:-/opt/smtpprobe-sendmail}
 SM_BIN=$SENDMAIL_ROOT/usr/libexec/sendmail/sendmail
 SM_MAKEMAP=$SENDMAIL_ROOT/usr/libexec/sendmail/makemap
@@ -233,9 +234,11 @@ define(`confAUTH_MECHANISMS', `PLAIN LOGIN')dnl
 define(`confAUTH_OPTIONS', `p,y')dnl
 TRUST_AUTH_MECH(`PLAIN LOGIN')dnl
 dnl MX role: STARTTLS, no AUTH (M=A). Submission: AUTH required (M=a),
-dnl STARTTLS offered; no ETRN on either (M=E).
+dnl STARTTLS offered. Submission over implicit TLS (M=s, "port 465"): AUTH
+dnl required. No ETRN anywhere (M=E).
 DAEMON_OPTIONS(`Port=@PORT_MX@, Addr=@HOST@, Family=inet, Name=MTA, M=EA')dnl
 DAEMON_OPTIONS(`Port=@PORT_SUB@, Addr=@HOST@, Family=inet, Name=MSA, M=Ea')dnl
+DAEMON_OPTIONS(`Port=@PORT_TLS@, Addr=@HOST@, Family=inet, Name=MSA-TLS, M=Eas')dnl
 dnl Local domain and users: example.test is local; the virtusertable maps
 dnl the test users to local mailboxes and refuses every other address with
 dnl "550 5.1.1 ... User unknown" at RCPT.
@@ -332,7 +335,7 @@ EOF
 
 	write_mc | sed -e "s|@SMD@|$SMD|g" -e "s|@ROOT@|$SENDMAIL_ROOT|g" \
 		-e "s|@HOST@|$HOST|g" -e "s|@PORT_MX@|$PORT_SENDMAIL|g" \
-		-e "s|@PORT_SUB@|$PORT_SENDMAIL_SUBMISSION|g" >"$SMD/sendmail.mc"
+		-e "s|@PORT_SUB@|$PORT_SENDMAIL_SUBMISSION|g" -e "s|@PORT_TLS@|$PORT_SENDMAIL_TLS|g" >"$SMD/sendmail.mc"
 	m4 -D_CF_DIR_="$SM_CF/" "$SM_CF/m4/cf.m4" "$SMD/sendmail.mc" >"$SMD/sendmail.cf.tmp" 2>"$SMD/m4.log" ||
 		die "m4 could not build sendmail.cf: $(cat "$SMD/m4.log")"
 	# Sendmail trusts 127.0.0.1 and ::1 unconditionally ("originated
@@ -393,7 +396,7 @@ start_sendmail() {
 	[[ $(id -u) -eq 0 ]] || die "must run as root"
 	stop_sendmail
 	local p
-	for p in $PORT_SENDMAIL $PORT_SENDMAIL_SUBMISSION; do
+	for p in $PORT_SENDMAIL $PORT_SENDMAIL_SUBMISSION $PORT_SENDMAIL_TLS; do
 		port_open "$p" && die "port $HOST:$p is already in use by another program (ports are set by SMTPPROBE_PORT_SENDMAIL*)"
 	done
 	mkdir -p "$BASE"
@@ -404,7 +407,7 @@ start_sendmail() {
 	run_ns "$SM_BIN" -C "$SMD/sendmail.cf" -bd -L sm-smtpprobe-it </dev/null >>"$SMD/start.log" 2>&1 ||
 		die "sendmail did not start: $(cat "$SMD/start.log")"
 	local deadline=$((SECONDS + WAIT_SECONDS))
-	for p in $PORT_SENDMAIL $PORT_SENDMAIL_SUBMISSION; do
+	for p in $PORT_SENDMAIL $PORT_SENDMAIL_SUBMISSION $PORT_SENDMAIL_TLS; do
 		until port_open "$p"; do
 			if ((SECONDS >= deadline)); then
 				cat "$SMD/start.log" >&2
@@ -414,12 +417,12 @@ start_sendmail() {
 			sleep 0.1
 		done
 	done
-	log "sendmail listening on $HOST:$PORT_SENDMAIL and $HOST:$PORT_SENDMAIL_SUBMISSION"
+	log "sendmail listening on $HOST:$PORT_SENDMAIL, $PORT_SENDMAIL_SUBMISSION and $PORT_SENDMAIL_TLS"
 }
 
 status_sendmail() {
 	local p bad=0
-	for p in $PORT_SENDMAIL $PORT_SENDMAIL_SUBMISSION; do
+	for p in $PORT_SENDMAIL $PORT_SENDMAIL_SUBMISSION $PORT_SENDMAIL_TLS; do
 		if port_open "$p"; then
 			echo "$HOST:$p up"
 		else
@@ -434,6 +437,7 @@ print_env() {
 	cat <<EOF
 SMTPPROBE_PORT_SENDMAIL=$PORT_SENDMAIL
 SMTPPROBE_PORT_SENDMAIL_SUBMISSION=$PORT_SENDMAIL_SUBMISSION
+SMTPPROBE_PORT_SENDMAIL_TLS=$PORT_SENDMAIL_TLS
 SMTPPROBE_IT_SENDMAIL_MAIL=$SMD/mail
 SMTPPROBE_IT_SENDMAIL_RELAYED=$SMD/relayed
 SMTPPROBE_IT_SENDMAIL_CF=$SMD/sendmail.cf

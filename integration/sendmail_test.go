@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +17,9 @@ import (
 )
 
 // Sendmail 8.17 (sendmail.sh, started by servers.sh): an MX port (STARTTLS,
-// no AUTH) and a submission port (AUTH PLAIN/LOGIN through Cyrus SASL's
-// sasldb, offered only inside STARTTLS, required for any mail). Local mail
+// no AUTH), a submission port (AUTH PLAIN/LOGIN through Cyrus SASL's
+// sasldb, offered only inside STARTTLS, required for any mail) and the same
+// submission over implicit TLS. Local mail
 // is written one file per message under SMTPPROBE_IT_SENDMAIL_MAIL/USER/,
 // mail for other domains under SMTPPROBE_IT_SENDMAIL_RELAYED/ADDRESS/ by a
 // catch-all mailertable entry: nothing leaves the machine.
@@ -25,6 +27,7 @@ import (
 const (
 	smMX      = "SMTPPROBE_PORT_SENDMAIL"
 	smSub     = "SMTPPROBE_PORT_SENDMAIL_SUBMISSION"
+	smTLS     = "SMTPPROBE_PORT_SENDMAIL_TLS"
 	smMail    = "SMTPPROBE_IT_SENDMAIL_MAIL"
 	smRelayed = "SMTPPROBE_IT_SENDMAIL_RELAYED"
 )
@@ -46,9 +49,9 @@ func needSendmail(t *testing.T) *suite {
 	s := need(t)
 	sendmailOnce.Do(func() {
 		host := s.env["SMTPPROBE_IT_HOST"]
-		ports := []string{s.env[smMX], s.env[smSub]}
+		ports := []string{s.env[smMX], s.env[smSub], s.env[smTLS]}
 		script := s.env["SMTPPROBE_IT_SENDMAIL_SCRIPT"]
-		if ports[0] == "" || ports[1] == "" || script == "" {
+		if slices.Contains(ports, "") || script == "" {
 			sendmailErr = fmt.Errorf("servers.sh env lists no Sendmail ports: is sendmail.sh hooked into servers.sh?")
 			return
 		}
@@ -280,6 +283,39 @@ func TestSendmailSessions(t *testing.T) {
 				categories: []string{"auth-required", "tls-required"}, replyMatch: `^530 5\.7\.0 Authentication required$`},
 		},
 		{
+			name:    "implicit TLS with AUTH delivers to the mailbox",
+			port:    smTLS,
+			args:    append([]string{"--to", user, "--from", user, "--tls-on-connect"}, auth("PLAIN", pass)...),
+			want:    want{exit: 0, code: 250, enhanced: "2.0.0", replyMatch: accepted, tls: true},
+			mailbox: smMail,
+			check:   sendmailQueueID,
+		},
+		{
+			name: "implicit TLS verifies against the test CA",
+			port: smTLS,
+			args: append(append([]string{"--to", "friend@remote.test", "--from", user, "--tls-on-connect", "--tls-verify"}, ca...), auth("LOGIN", pass)...),
+			want: want{exit: 0, code: 250, tls: true},
+		},
+		{
+			name: "implicit TLS: --tls-verify fails on an unknown CA",
+			port: smTLS,
+			args: []string{"--to", user, "--from", user, "--tls-on-connect", "--tls-verify"},
+			want: want{exit: 29},
+		},
+		{
+			name: "implicit TLS refuses mail without AUTH",
+			port: smTLS,
+			args: []string{"--to", user, "--from", sender, "--tls-on-connect"},
+			want: want{exit: 23, phase: "mail", code: 530, enhanced: "5.7.0", categories: []string{"auth-required"},
+				replyMatch: `^530 5\.7\.0 Authentication required$`, tls: true},
+		},
+		{
+			name: "implicit TLS wrong password",
+			port: smTLS,
+			args: append([]string{"--to", user, "--from", user, "--tls-on-connect"}, auth("PLAIN", "not-"+pass)...),
+			want: want{exit: 28, phase: "auth", code: 535, enhanced: "5.7.0", categories: []string{"auth-failed"}, tls: true},
+		},
+		{
 			// AuthOptions=p: no AUTH before TLS; the probe sends none.
 			name: "submission without TLS: no AUTH is sent",
 			port: smSub,
@@ -327,6 +363,12 @@ func TestSendmailRelayCheck(t *testing.T) {
 				// Nothing binds a login to its sender addresses here.
 				"sender-mismatch": "warn"},
 		},
+		{
+			name: "submission over implicit TLS", port: smTLS,
+			args: append(append([]string{"--role", "submission", "--tls-on-connect", "--to", user}, ca...), creds...), wantExit: 0,
+			checks: map[string]string{"open-relay": "pass", "local-delivery": "pass", "starttls": "pass",
+				"auth-valid": "pass", "relay-after-auth": "pass", "auth-invalid": "pass", "sender-mismatch": "warn"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -350,7 +392,7 @@ func TestSendmailRelayCheck(t *testing.T) {
 func TestSendmailSwaksCompat(t *testing.T) {
 	s := needSendmail(t)
 	user, pass := s.get(t, "SMTPPROBE_IT_USER"), s.get(t, "SMTPPROBE_IT_PASS")
-	mx, sub := s.get(t, smMX), s.get(t, smSub)
+	mx, sub, smtps := s.get(t, smMX), s.get(t, smSub), s.get(t, smTLS)
 	creds := []string{"-au", user, "-ap", pass}
 	lines := []swaksLine{
 		{"mx local delivery, no TLS unless asked", []string{"-p", mx, "-t", user, "-f", sender}, 0},
@@ -366,6 +408,8 @@ func TestSendmailSwaksCompat(t *testing.T) {
 		{"submission STARTTLS wrong password", []string{"-p", sub, "-tls", "-a", "PLAIN", "-t", user, "-f", user, "-au", user, "-ap", "not-" + pass}, 28},
 		{"submission MAIL without AUTH", []string{"-p", sub, "-tls", "-t", user, "-f", user}, 23},
 		{"submission MAIL in clear without AUTH", []string{"-p", sub, "-t", user, "-f", user}, 23},
+		{"implicit TLS AUTH", append([]string{"-p", smtps, "-tlsc", "-a", "PLAIN", "-t", user, "-f", user}, creds...), 0},
+		{"implicit TLS MAIL without AUTH", []string{"-p", smtps, "-tlsc", "-t", user, "-f", user}, 23},
 	}
 	for _, l := range lines {
 		t.Run(l.name, func(t *testing.T) {
