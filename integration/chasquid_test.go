@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -398,46 +397,17 @@ type swaksLine struct {
 	exit int // what swaks exits with (checked too, so a changed swaks shows)
 }
 
-// swaksRunner runs swaks, `probe --compat swaks` and the probe through a
-// symlink named swaks with the same arguments.
-type swaksRunner struct {
-	swaks   string
-	symlink string
-}
-
-var (
-	swaksOnce sync.Once
-	swaksR    swaksRunner
-	swaksErr  error
-)
-
-func (s *suite) swaks(t *testing.T) swaksRunner {
+// swaksPath is the real swaks, or why there is none.
+func swaksPath(t *testing.T) string {
 	t.Helper()
-	swaksOnce.Do(func() {
-		path, err := exec.LookPath("swaks")
-		if err != nil {
-			swaksErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "smtpprobe-it-swaks-")
-		if err != nil {
-			swaksErr = err
-			return
-		}
-		link := filepath.Join(dir, "swaks")
-		if err := os.Symlink(s.probe, link); err != nil {
-			swaksErr = err
-			return
-		}
-		swaksR = swaksRunner{swaks: path, symlink: link}
-	})
-	if swaksErr != nil {
+	path, err := exec.LookPath("swaks")
+	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("swaks: %v (install.sh installs it)", swaksErr)
+			t.Fatalf("swaks: %v (install.sh installs it)", err)
 		}
-		t.Skipf("swaks: %v", swaksErr)
+		t.Skipf("swaks: %v", err)
 	}
-	return swaksR
+	return path
 }
 
 func runExit(t *testing.T, name string, args ...string) (int, []byte) {
@@ -462,9 +432,14 @@ func runExit(t *testing.T, name string, args ...string) (int, []byte) {
 
 func (l swaksLine) run(t *testing.T, s *suite, secret string) {
 	t.Helper()
-	sw := s.swaks(t)
+	swaks := swaksPath(t)
+	// The probe run through a symlink named swaks behaves as swaks.
+	symlink := filepath.Join(t.TempDir(), "swaks")
+	if err := os.Symlink(s.probe, symlink); err != nil {
+		t.Fatal(err)
+	}
 	args := append([]string{"-s", s.get(t, "SMTPPROBE_IT_HOST"), "--helo", "client.example", "--timeout", "10"}, l.args...)
-	swaksExit, swaksOut := runExit(t, sw.swaks, args...)
+	swaksExit, swaksOut := runExit(t, swaks, args...)
 	if swaksExit != l.exit {
 		t.Errorf("swaks exited %d, want %d (has swaks changed?)\n%s", swaksExit, l.exit, swaksOut)
 	}
@@ -474,7 +449,7 @@ func (l swaksLine) run(t *testing.T, s *suite, secret string) {
 		args []string
 	}{
 		{"probe --compat swaks", s.probe, append([]string{"--compat", "swaks"}, args...)},
-		{"probe run as swaks", sw.symlink, args},
+		{"probe run as swaks", symlink, args},
 	} {
 		exit, out := runExit(t, p.name, p.args...)
 		t.Logf("%s %s -> exit %d (swaks: %d)", p.how, strings.Join(args, " "), exit, swaksExit)

@@ -559,6 +559,10 @@ check_binaries() {
 	getent passwd opensmtpd >/dev/null || die "user opensmtpd missing (run install.sh --yes)"
 	[[ -d /var/spool/smtpd && -d /usr/libexec/opensmtpd && -d /var/lib/opensmtpd/empty ]] ||
 		die "OpenSMTPD's mount points are missing (run install.sh --yes)"
+	# chasquid and OpenSMTPD run in namespaces of their own: a container
+	# without CAP_SYS_ADMIN cannot make them.
+	unshare --net --mount true 2>/dev/null ||
+		die "unshare --net --mount is not permitted here (chasquid and OpenSMTPD need it; in a container: --cap-add SYS_ADMIN or --privileged)"
 	[[ $(id -u) -eq 0 ]] || die "must run as root (Postfix and Dovecot drop privileges themselves)"
 }
 
