@@ -394,6 +394,8 @@ start_sendmail() {
 		fi
 	fi
 	[[ $(id -u) -eq 0 ]] || die "must run as root"
+	unshare --mount --uts true 2>/dev/null ||
+		die "unshare --mount --uts is not permitted here (Sendmail runs in namespaces of its own, see run_ns; in a container: --cap-add SYS_ADMIN or --privileged)"
 	stop_sendmail
 	local p
 	for p in $PORT_SENDMAIL $PORT_SENDMAIL_SUBMISSION $PORT_SENDMAIL_TLS; do
