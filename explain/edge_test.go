@@ -134,3 +134,25 @@ func TestScanMemoryFlat(t *testing.T) {
 		t.Errorf("findings %d", n)
 	}
 }
+
+// A report of an outgoing delivery names a server the sending MTA found by
+// the recipient domain's MX; a receiving server's own reject line does not.
+func TestDeliveryReportMeansRecipientMX(t *testing.T) {
+	tests := []struct {
+		f    Finding
+		want bool
+	}{
+		{Finding{Source: SourceDSN}, true},
+		{Finding{Source: SourceBounce}, true},
+		{Finding{Source: SourceExchange}, true},
+		{Finding{Source: SourcePostfix, Host: "mx.example.net", HostIP: "192.0.2.1"}, true},
+		{Finding{Source: SourcePostfix, ClientHost: "unknown", ClientIP: "192.0.2.9"}, false},
+		{Finding{Source: SourceReply}, false},
+		{Finding{Source: SourceArgument}, false},
+	}
+	for _, tc := range tests {
+		if got := tc.f.Input("").Context.RecipientMX; got != tc.want {
+			t.Errorf("%+v: RecipientMX %v, want %v", tc.f, got, tc.want)
+		}
+	}
+}

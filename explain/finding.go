@@ -96,8 +96,23 @@ func (f Finding) Input(defaultPhase string) diagnose.Input {
 			RecipientDomain: domainOf(f.Recipient),
 			ClientIP:        f.ClientIP,
 			HeloName:        f.Helo,
+			RecipientMX:     f.deliveryReport(),
 		},
 	}
+}
+
+// deliveryReport tells a report of an outgoing delivery (a bounce, a DSN,
+// an NDR, or a log line of the sending MTA naming the server that replied)
+// from a receiving server's own log: the sending MTA looked up the
+// recipient domain's MX, so the server that refused receives mail for that
+// domain, and a refused recipient there is not a refusal to relay. A
+// receiving server's reject line says nothing of whose domain it was.
+func (f Finding) deliveryReport() bool {
+	switch f.Source {
+	case SourceDSN, SourceBounce, SourceExchange:
+		return true
+	}
+	return f.Host != "" && f.ClientIP == "" && f.ClientHost == ""
 }
 
 // domainOf returns the domain of an address such as "<a@b.example>".

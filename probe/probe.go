@@ -486,6 +486,11 @@ func diagnosis(o Options, res *smtpclient.Result, rec *transcript.Recorder) *dia
 		AuthOffered: len(res.AuthMechs) > 0 || len(res.PreTLSAuth) > 0, StartTLSOffered: res.StartTLS,
 		ServerName: res.ServerName, ServerHost: res.Host, SenderDomain: domainOf(o.From),
 		ClientIP: hostOf(res.LocalAddr), HeloName: res.EHLOName,
+		// Without -s the server came from the recipient domain's MX (or
+		// implicit MX): that domain is its own, so a refused recipient is
+		// not a refusal to relay (unless --copy-routing took another
+		// domain's MX).
+		RecipientMX: o.Server == "" && o.RoutingDomain == "",
 	}
 	if res.Banner != nil {
 		ctx.Banner = strings.Join(res.Banner.Lines, "\n")
