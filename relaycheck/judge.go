@@ -10,12 +10,6 @@ import (
 	"github.com/smtpprobe/smtpprobe/transcript"
 )
 
-// Categories (DESIGN.md) that say "come back later" rather than "no": a
-// relay attempt answered with one of them proves nothing either way.
-var inconclusiveCategories = map[string]bool{
-	"greylisting": true, "rate-limit": true, "temporary-server": true, "unknown": true,
-}
-
 // Categories that refuse the sender, not the relaying: the recipient test
 // never happened.
 var senderCategories = map[string]bool{
@@ -47,9 +41,55 @@ func delivered(res *smtpclient.Result) bool {
 }
 
 // messageRefused reports whether --send reached DATA and the message was
-// refused there or after the dot.
+// refused there or after the dot, with a 5xx: a 4xx (a 421 above all)
+// is a deferral, which proves nothing about the message.
 func messageRefused(res *smtpclient.Result) bool {
-	return res != nil && !res.OK() && (res.Phase == smtpclient.PhaseData || res.Phase == smtpclient.PhaseEndOfData) && res.Reply != nil
+	return res != nil && !res.OK() && (res.Phase == smtpclient.PhaseData || res.Phase == smtpclient.PhaseEndOfData) && res.Reply != nil && res.Reply.Permanent()
+}
+
+// messageDeferred says, for --send, how the test message was left
+// unfinished when the server deferred it or the session broke after the
+// recipients were answered; "" when it was not.
+func messageDeferred(res *smtpclient.Result) string {
+	if res == nil || res.OK() || (res.Phase != smtpclient.PhaseData && res.Phase != smtpclient.PhaseEndOfData) || messageRefused(res) {
+		return ""
+	}
+	if res.Reply != nil {
+		return fmt.Sprintf(" The test message was not completed: %s answered %s, a deferral that proves nothing about the message.", strings.ToUpper(res.Phase), firstLine(res.Reply.Lines))
+	}
+	return fmt.Sprintf(" The test message was not completed: the session broke off at %s.", strings.ToUpper(res.Phase))
+}
+
+// notJudged is a check its session gave no answer for: not run (the
+// verdict the reason calls for, skip unless said otherwise), the server
+// not reached (skip), or tried without an answer (inconclusive).
+func (rn *runner) notJudged(c Check, o *outcome) Check {
+	switch {
+	case o.skip != "":
+		c.Verdict, c.Detail = o.skipVerdict, o.skip
+		if c.Verdict == "" {
+			c.Verdict = Skip
+		}
+	case !rn.report.Reachable:
+		c.Verdict, c.Detail = Skip, o.failReason()
+	case rn.implicitFail != nil:
+		c.Verdict, c.Detail = Skip, rn.down
+	default:
+		c.Verdict, c.Detail = Inconclusive, "inconclusive: "+o.failReason()
+	}
+	return c
+}
+
+// sharedReply shows the reply that ended o's session on a check that
+// did not get its own, only when that reply answered a command the check
+// shares (the greeting, EHLO, STARTTLS, AUTH, MAIL FROM): never another
+// recipient's RCPT, nor a command that was never sent.
+func sharedReply(c *Check, o *outcome) {
+	res := o.res
+	if res == nil || res.Reply == nil || res.Phase == smtpclient.PhaseRcpt {
+		return
+	}
+	c.Reply, c.Command = joinLines(res.Reply), res.Command
 }
 
 // judgeRelay judges one unauthenticated attempt to reach rcpt. A plain
@@ -57,15 +97,14 @@ func messageRefused(res *smtpclient.Result) bool {
 // accepted is a warning, because acceptance at RCPT is not delivery.
 func (rn *runner) judgeRelay(name string, o *outcome, rcpt string, trick bool, what string) Check {
 	c := Check{Name: name, Session: o.spec.name}
-	if o.skip != "" || o.res == nil {
-		c.Verdict, c.Detail = Skip, o.failReason()
-		return c
+	if o.skip != "" || o.res == nil || !rn.report.Reachable {
+		return rn.notJudged(c, o)
 	}
 	res := o.res
 	r := res.RcptReplies[rcpt]
 	if r == nil {
 		c = rn.judgeNoRcpt(c, o, what)
-		if trick && c.Verdict == Skip {
+		if trick && (c.Verdict == Skip || c.Verdict == Inconclusive) {
 			// The open-relay row of the same session carries the
 			// explanation; repeating it on every trick is noise.
 			c.Diagnosis = nil
@@ -90,23 +129,29 @@ func (rn *runner) judgeRelay(name string, o *outcome, rcpt string, trick bool, w
 			c.Verdict = Fail
 			c.Detail = what + ": accepted at RCPT. The server takes mail between two outside parties without authentication: an open relay (or, at best, an accept-then-bounce server that sends backscatter). Restrict relaying to authenticated users and your own networks (Postfix: smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination; Exim: relay_from_hosts and an accept hosts = +relay_from_hosts ACL)."
 		}
+		if rn.c.o.Send && c.Command != "." {
+			c.Detail += messageDeferred(res)
+		}
 		return c
 	}
 	c.Diagnosis = rn.diagnose(r, smtpclient.PhaseRcpt, o, o.spec.from, rcpt)
 	cat := category(c.Diagnosis)
+	// Only a 5xx is a refusal: a 4xx, and above all a 421 (the server
+	// ending the session, e.g. after too many errors), says "not now",
+	// which proves nothing about relaying.
 	switch {
+	case r.Code == 421:
+		c.Verdict = Inconclusive
+		c.Detail = fmt.Sprintf("%s: inconclusive: the server answered this RCPT with 421 and ended the session (%s), which says nothing about relaying.", what, firstLine(r.Lines))
 	case clientCategories[cat]:
-		c.Verdict = Skip
+		c.Verdict = Inconclusive
 		c.Detail = fmt.Sprintf("%s: inconclusive: the server refused this client itself (%s), not the relaying; run the check from an address the server does not block.", what, cat)
-	case r.Code >= 500:
+	case r.Permanent():
 		c.Verdict = Pass
 		c.Detail = fmt.Sprintf("%s: refused at RCPT (%s).", what, cat)
-	case inconclusiveCategories[cat]:
-		c.Verdict = Skip
-		c.Detail = fmt.Sprintf("%s: deferred at RCPT with %d (%s); inconclusive, rerun after the delay.", what, r.Code, cat)
 	default:
-		c.Verdict = Pass
-		c.Detail = fmt.Sprintf("%s: refused at RCPT, temporarily (%d, %s); a permanent 5xx would tell real clients not to retry.", what, r.Code, cat)
+		c.Verdict = Inconclusive
+		c.Detail = fmt.Sprintf("%s: inconclusive: deferred at RCPT with %d (%s); a temporary refusal is not a refusal (the server may accept on retry): rerun later.", what, r.Code, cat)
 	}
 	return c
 }
@@ -115,30 +160,33 @@ func (rn *runner) judgeRelay(name string, o *outcome, rcpt string, trick bool, w
 // refused, or the session broke before.
 func (rn *runner) judgeNoRcpt(c Check, o *outcome, what string) Check {
 	res := o.res
-	if res.Phase != smtpclient.PhaseMail || res.Reply == nil {
-		c.Verdict, c.Detail = Skip, o.failReason()
-		c.Diagnosis = o.sessionDiagnosis()
-		if res.Reply != nil {
-			c.Reply, c.Command = joinLines(res.Reply), res.Command
+	if res.Phase != smtpclient.PhaseMail || res.Reply == nil || res.Reply.Code == 421 {
+		c = rn.notJudged(c, o)
+		if res.Phase == smtpclient.PhaseRcpt {
+			c.Detail = fmt.Sprintf("%s: inconclusive, never sent: before this RCPT, %s.", what, o.failReason())
+		} else {
+			c.Detail = what + ": " + c.Detail
 		}
+		c.Diagnosis = o.sessionDiagnosis()
+		sharedReply(&c, o)
 		return c
 	}
 	c.Reply, c.Command = joinLines(res.Reply), res.Command
 	c.Diagnosis = o.sessionDiagnosis()
 	cat := category(c.Diagnosis)
 	switch {
+	case !res.Reply.Permanent():
+		c.Verdict = Inconclusive
+		c.Detail = fmt.Sprintf("%s: inconclusive, MAIL FROM was deferred with %d (%s), so the recipient was never tried; rerun later.", what, res.Reply.Code, cat)
 	case authCategories[cat]:
 		c.Verdict = Pass
 		c.Detail = fmt.Sprintf("%s: refused already at MAIL FROM (%s): the server takes no transaction without authentication, so it cannot relay for strangers.", what, cat)
 	case o.spec.from == "":
 		c.Verdict = Warn
 		c.Detail = fmt.Sprintf("%s: the null sender was refused at MAIL FROM (%s). Relaying is not possible that way, but RFC 5321 §4.5.5 requires accepting <>: bounces and delivery notifications use it, so refusing it loses them.", what, cat)
-	case res.Reply.Permanent():
-		c.Verdict = Skip
-		c.Detail = fmt.Sprintf("%s: inconclusive, the sender was refused at MAIL FROM (%s), so the recipient was never tried; give --foreign-from a sender the server accepts.", what, cat)
 	default:
-		c.Verdict = Skip
-		c.Detail = fmt.Sprintf("%s: inconclusive, MAIL FROM was deferred with %d (%s); rerun later.", what, res.Reply.Code, cat)
+		c.Verdict = Inconclusive
+		c.Detail = fmt.Sprintf("%s: inconclusive, the sender was refused at MAIL FROM (%s), so the recipient was never tried; give --foreign-from a sender the server accepts.", what, cat)
 	}
 	return c
 }
@@ -148,9 +196,8 @@ func (rn *runner) judgeNoRcpt(c Check, o *outcome, what string) Check {
 func (rn *runner) judgeLocal(o *outcome) Check {
 	t := rn.c.target
 	c := Check{Name: CheckLocalDelivery, Session: o.spec.name}
-	if o.skip != "" || o.res == nil {
-		c.Verdict, c.Detail = Skip, o.failReason()
-		return c
+	if o.skip != "" || o.res == nil || !rn.report.Reachable {
+		return rn.notJudged(c, o)
 	}
 	port := "an MX"
 	if t.Role == RoleSubmission {
@@ -163,13 +210,14 @@ func (rn *runner) judgeLocal(o *outcome) Check {
 	if r != nil {
 		c.Reply, c.Command = joinLines(r), "RCPT TO:<"+t.LocalRecipient+">"
 		phase = smtpclient.PhaseRcpt
-	} else if res.Phase == smtpclient.PhaseMail && res.Reply != nil {
+	} else if res.Phase == smtpclient.PhaseMail && res.Reply != nil && res.Reply.Code != 421 {
 		r = res.Reply
 		c.Reply, c.Command = joinLines(r), res.Command
 		phase = smtpclient.PhaseMail
 	} else {
-		c.Verdict, c.Detail = Skip, o.failReason()
+		c = rn.notJudged(c, o)
 		c.Diagnosis = o.sessionDiagnosis()
+		sharedReply(&c, o)
 		return c
 	}
 	if r.Code/100 == 2 {
@@ -187,6 +235,7 @@ func (rn *runner) judgeLocal(o *outcome) Check {
 			c.Verdict = Pass
 			c.Detail = what + ": accepted, as an MX must for its own recipients."
 		}
+		c.Detail += messageDeferred(res)
 		return c
 	}
 	c.Diagnosis = rn.diagnose(r, phase, o, t.ForeignSender, t.LocalRecipient)
@@ -196,19 +245,22 @@ func (rn *runner) judgeLocal(o *outcome) Check {
 		guess = " (" + t.LocalRecipient + " is a guess: give --to a real mailbox)"
 	}
 	switch {
-	case inconclusiveCategories[cat] && !r.Permanent():
-		c.Verdict = Skip
-		c.Detail = fmt.Sprintf("%s: deferred with %d (%s); inconclusive, rerun after the delay.", what, r.Code, cat)
+	case r.Code == 421:
+		c.Verdict = Inconclusive
+		c.Detail = fmt.Sprintf("%s: inconclusive: the server answered with 421 and ended the session (%s).", what, firstLine(r.Lines))
+	case !r.Permanent():
+		c.Verdict = Inconclusive
+		c.Detail = fmt.Sprintf("%s: inconclusive: deferred with %d (%s), a temporary refusal that proves nothing either way; rerun later.", what, r.Code, cat)
 	case senderCategories[cat]:
-		c.Verdict = Skip
+		c.Verdict = Inconclusive
 		c.Detail = fmt.Sprintf("%s: inconclusive, the sender was refused (%s); give --foreign-from a sender the server accepts.", what, cat)
 	case clientCategories[cat]:
-		c.Verdict = Skip
+		c.Verdict = Inconclusive
 		c.Detail = fmt.Sprintf("%s: inconclusive: the server refused this client itself (%s), not the recipient; run the check from an address the server does not block.", what, cat)
 	case cat == "recipient-unknown" || cat == "mailbox-disabled":
 		if t.LocalGuessed || t.Role == RoleSubmission {
-			c.Verdict = Skip
-			c.Detail = fmt.Sprintf("%s: the recipient was refused as unknown%s, so the test says nothing.", what, guess)
+			c.Verdict = Inconclusive
+			c.Detail = fmt.Sprintf("%s: inconclusive: the recipient was refused as unknown%s, so the test says nothing.", what, guess)
 		} else {
 			c.Verdict = Fail
 			c.Detail = fmt.Sprintf("%s: the server says the recipient does not exist (%s).", what, cat)
@@ -274,13 +326,12 @@ func (rn *runner) judgeAuthBeforeTLS(o *outcome) Check {
 		return c
 	}
 	c.Session = o.spec.name
-	if o.skip != "" {
-		c.Verdict, c.Detail = Skip, o.skip
-		return c
+	if o.skip != "" || o.res == nil || !rn.report.Reachable {
+		return rn.notJudged(c, o)
 	}
-	if o.res == nil || o.res.AuthProbe == nil {
-		c.Verdict, c.Detail = Skip, "the cleartext session did not reach the AUTH probe: "+o.failReason()
-		if o.res != nil && o.res.AuthProbe == nil && o.res.Reply != nil {
+	if o.res.AuthProbe == nil {
+		c.Verdict, c.Detail = Inconclusive, "inconclusive: the cleartext session did not reach the AUTH probe: "+o.failReason()
+		if o.res.Reply != nil {
 			c.Reply, c.Command = joinLines(o.res.Reply), o.res.Command
 			c.Diagnosis = o.sessionDiagnosis()
 		}
@@ -298,6 +349,16 @@ func (rn *runner) judgeAuthBeforeTLS(o *outcome) Check {
 	case p.Code == 334 || p.Code/100 == 2:
 		c.Verdict = Fail
 		c.Detail = fmt.Sprintf("%s, and the server answered %d to a credential-less AUTH %s on a cleartext connection (the probe cancelled with \"*\", sending no credential): a client would send its password unencrypted. Allow AUTH only inside TLS (Postfix: smtpd_tls_auth_only = yes; Dovecot: disable_plaintext_auth = yes; Exim: server_advertise_condition = ${if def:tls_in_cipher}).", adv, p.Code, res.AuthProbeMech)
+	case !p.Permanent() && len(advertised) > 0:
+		// The advertisement is the finding; the temporary answer says
+		// nothing about whether AUTH would start.
+		c.Verdict = Warn
+		c.Diagnosis = rn.diagnose(p, smtpclient.PhaseAuth, o, "", "")
+		c.Detail = fmt.Sprintf("%s; AUTH %s got a temporary %d, so whether AUTH would start in clear is unknown. A client that trusts the advertisement may send AUTH PLAIN with its credentials in the same line: do not advertise AUTH before STARTTLS.", adv, res.AuthProbeMech, p.Code)
+	case !p.Permanent():
+		c.Verdict = Inconclusive
+		c.Diagnosis = rn.diagnose(p, smtpclient.PhaseAuth, o, "", "")
+		c.Detail = fmt.Sprintf("inconclusive: %s, but AUTH %s on a cleartext connection got a temporary %d, not a refusal: whether AUTH would start in clear is unknown.", adv, res.AuthProbeMech, p.Code)
 	case len(advertised) > 0:
 		c.Verdict = Warn
 		c.Diagnosis = rn.diagnose(p, smtpclient.PhaseAuth, o, "", "")
@@ -323,26 +384,24 @@ func (rn *runner) judgeStartTLS(o, clear *outcome) Check {
 	}
 	c.Session = o.spec.name
 	if o.skip != "" || o.res == nil {
-		c.Verdict, c.Detail = Skip, o.failReason()
-		return c
+		return rn.notJudged(c, o)
 	}
 	res := o.res
-	serious := Fail // for a submission port, where clients verify
-	if t.Role == RoleMX {
-		serious = Warn // MTAs mostly use opportunistic TLS and do not verify
-	}
+	serious := rn.tlsSerious()
 	if res.TLS == nil || !res.TLSActive {
 		c.Diagnosis = o.sessionDiagnosis()
+		if rn.implicitFailed(o) {
+			// The port answers, but not with TLS that works: nothing
+			// can be sent to it, whatever its role.
+			c.Verdict, c.ResultType = Fail, tlsResultType(res)
+			c.Detail = fmt.Sprintf("the implicit-TLS handshake fails (RFC 8460 result type %s): %s. Nothing can be sent to this port: fix the server's TLS (certificate and key, protocol versions, the TLS library), or check that this port really is implicit TLS (465) and not STARTTLS (587, 25).", c.ResultType, errText(o))
+			return c
+		}
 		if res.Reply != nil {
 			c.Reply, c.Command = joinLines(res.Reply), res.Command
 		}
-		if res.Banner == nil || res.Phase == smtpclient.PhaseConnect || res.Phase == smtpclient.PhaseBanner || res.Phase == smtpclient.PhaseHelo {
-			if rn.c.implicit && res.TLS != nil {
-				c.Verdict, c.Detail = Fail, "the implicit-TLS handshake failed: "+o.failReason()
-				return c
-			}
-			c.Verdict, c.Detail = Skip, o.failReason()
-			return c
+		if res.Banner == nil || res.Phase == smtpclient.PhaseConnect || res.Phase == smtpclient.PhaseBanner || res.Phase == smtpclient.PhaseHelo || !rn.report.Reachable {
+			return rn.notJudged(c, o)
 		}
 		offered := res.StartTLS
 		if !offered && clear != nil && clear.res != nil && clear.res.StartTLS {
@@ -350,15 +409,18 @@ func (rn *runner) judgeStartTLS(o, clear *outcome) Check {
 		}
 		switch {
 		case !offered:
-			c.Verdict = serious
-			c.Reply = ehloReply(o.report)
+			c.Verdict, c.ResultType = serious, smtpclient.ResultStartTLSNotSupported
+			c.Reply, c.Command = ehloReply(o.report), ""
 			c.Detail = fmt.Sprintf("STARTTLS is not advertised on this %s port: mail and any credentials travel in clear (or a middlebox strips STARTTLS: compare from another network).", roleName(t.Role))
-		case res.Reply != nil:
-			c.Verdict = Fail
+		case res.Reply != nil && res.Reply.Code == 421:
+			c.Verdict = Inconclusive
+			c.Detail = fmt.Sprintf("inconclusive: STARTTLS is advertised, but the server answered it with 421 and ended the session (%s).", firstLine(res.Reply.Lines))
+		case res.Reply != nil && res.Reply.Code != 220:
+			c.Verdict = serious
 			c.Detail = fmt.Sprintf("STARTTLS is advertised but refused: %s.", firstLine(res.Reply.Lines))
 		default:
-			c.Verdict = Fail
-			c.Detail = "STARTTLS is advertised but TLS did not start: " + o.failReason()
+			c.Verdict, c.ResultType = serious, tlsResultType(res)
+			c.Detail = fmt.Sprintf("STARTTLS is advertised but TLS does not start (RFC 8460 result type %s): %s.", c.ResultType, errText(o))
 		}
 		return c
 	}
@@ -382,6 +444,7 @@ func (rn *runner) judgeStartTLS(o, clear *outcome) Check {
 	}
 	if !info.Verified {
 		worse(serious)
+		c.ResultType = string(info.ResultType)
 		problems = append(problems, fmt.Sprintf("the certificate does not verify for %q: %s", info.ServerName, info.VerifyError))
 	} else if len(info.PeerCertificates) > 0 {
 		pc := info.PeerCertificates[0]
@@ -405,6 +468,72 @@ func (rn *runner) judgeStartTLS(o, clear *outcome) Check {
 		c.Detail += " " + capitalize(strings.Join(problems, "; ")) + "."
 	}
 	return c
+}
+
+// tlsSerious is the verdict of a TLS problem: a failure on a submission
+// port, where clients verify and credentials travel; a warning on an MX,
+// where sending MTAs mostly use opportunistic TLS and do not verify.
+func (rn *runner) tlsSerious() Verdict {
+	if rn.c.target.Role == RoleMX {
+		return Warn
+	}
+	return Fail
+}
+
+// tlsResultType is the RFC 8460 name of a session's TLS failure: from
+// the error that ended the handshake, as smtpclient names a fallback's
+// (a certificate that did not verify before the server broke the
+// handshake off is not what failed), else from the certificate check.
+func tlsResultType(res *smtpclient.Result) string {
+	if res.Err != nil {
+		return smtpclient.TLSResultType(res.Err)
+	}
+	if res.TLS != nil && res.TLS.ResultType != "" {
+		return string(res.TLS.ResultType)
+	}
+	return smtpclient.ResultValidationFailure
+}
+
+// errText is the error that ended o's session, or failReason without one.
+func errText(o *outcome) string {
+	if o.res != nil && o.res.Err != nil {
+		return o.res.Err.Error()
+	}
+	return o.failReason()
+}
+
+// judgeTLSFallback judges STARTTLS from the session that found its
+// handshake broken and went on in clear: a new TLS session would only
+// fail the same way.
+func (rn *runner) judgeTLSFallback() Check {
+	fb, o := rn.fallback, rn.fallbackOut
+	c := Check{Name: CheckStartTLS, Session: fb.Session, ResultType: fb.ResultType, Verdict: rn.tlsSerious()}
+	if o != nil {
+		if c.Reply = stepReply(o.report, smtpclient.PhaseStartTLS, "STARTTLS"); c.Reply != "" {
+			c.Command = "STARTTLS"
+		}
+	}
+	who := "Senders that require TLS (MTA-STS in enforce mode, DANE) cannot deliver here, and opportunistic ones fall back to clear"
+	if rn.c.target.Role != RoleMX {
+		who = "Clients cannot use TLS here: their mail and credentials travel in clear or not at all"
+	}
+	c.Detail = fmt.Sprintf("STARTTLS is offered but the TLS handshake fails (RFC 8460 result type %s): %s. %s. The other checks ran in clear, as with --no-tls. Fix the server's TLS (certificate and key, protocol versions, the TLS library).", fb.ResultType, fb.Reason, who)
+	return c
+}
+
+// brokeOff reports whether o's session broke off without an answer (the
+// server closed the connection or stopped answering): no verdict can rest
+// on the command it was waiting for.
+func brokeOff(o *outcome) bool {
+	res := o.res
+	if res == nil || res.Err == nil || res.Reply != nil {
+		return false
+	}
+	if res.ExitCode == smtpclient.ExitClosed {
+		return true
+	}
+	e := res.Err.Error()
+	return strings.Contains(e, "no reply within") || strings.Contains(e, "deadline") || strings.Contains(e, "stopped reading")
 }
 
 // judgeMechanisms reports the AUTH mechanisms before and after TLS.
@@ -434,13 +563,17 @@ func (rn *runner) judgeMechanisms(clear, tlsOut *outcome) Check {
 		beforeKnown = false
 	}
 	if !beforeKnown && !afterKnown {
-		c.Verdict, c.Detail = Skip, "no EHLO reply to read the mechanisms from"
-		if clear != nil && clear.skip != "" {
-			c.Detail = clear.skip
-		} else if clear != nil {
-			c.Detail += ": " + clear.failReason()
-		} else if tlsOut != nil {
-			c.Detail += ": " + tlsOut.failReason()
+		from := clear
+		if from == nil {
+			from = tlsOut
+		}
+		if from == nil {
+			c.Verdict, c.Detail = Skip, "no EHLO reply to read the mechanisms from"
+			return c
+		}
+		c = rn.notJudged(c, from)
+		if from.skip == "" {
+			c.Detail = strings.Replace(c.Detail, ": ", ": no EHLO reply to read the mechanisms from: ", 1)
 		}
 		return c
 	}
@@ -456,6 +589,8 @@ func (rn *runner) judgeMechanisms(clear, tlsOut *outcome) Check {
 	}
 	if afterKnown {
 		parts = append(parts, "after TLS: "+list(after))
+	} else if rn.fallback != nil {
+		parts = append(parts, "after TLS: unknown (the TLS handshake fails)")
 	} else if !rn.c.noTLS {
 		parts = append(parts, "after TLS: unknown (TLS did not start)")
 	}
@@ -472,7 +607,7 @@ func (rn *runner) judgeMechanisms(clear, tlsOut *outcome) Check {
 	case !afterKnown && startTLSOffered && !rn.c.noTLS:
 		// STARTTLS is offered but the TLS session did not get that far:
 		// what AUTH looks like inside TLS is unknown.
-		c.Verdict = Skip
+		c.Verdict = Inconclusive
 		c.Detail += " Inconclusive without the capabilities inside TLS."
 	case len(before) == 0 && len(after) == 0 && t.Role == RoleSubmission:
 		c.Verdict = Warn
@@ -490,9 +625,8 @@ func (rn *runner) judgeMechanisms(clear, tlsOut *outcome) Check {
 func (rn *runner) judgeAuthValid(o *outcome) Check {
 	t := rn.c.target
 	c := Check{Name: CheckAuthValid, Session: o.spec.name}
-	if o.skip != "" || o.res == nil {
-		c.Verdict, c.Detail = Skip, o.failReason()
-		return c
+	if o.skip != "" || o.res == nil || !rn.report.Reachable {
+		return rn.notJudged(c, o)
 	}
 	res := o.res
 	if res.Authenticated {
@@ -512,8 +646,18 @@ func (rn *runner) judgeAuthValid(o *outcome) Check {
 	if res.Reply != nil {
 		c.Reply, c.Command = joinLines(res.Reply), res.Command
 	}
+	if res.Phase == smtpclient.PhaseStartTLS && res.Reply == nil && !res.StartTLS && !res.TLSActive {
+		c.Verdict, c.Reply, c.Command = Skip, "", ""
+		c.Detail = "not tried: the server does not offer STARTTLS, and the probe does not send credentials in clear (--auth-plaintext allows it on a trusted test network)."
+		return c
+	}
 	if res.Phase != smtpclient.PhaseAuth {
-		c.Verdict, c.Detail = Skip, "the session did not reach AUTH: "+o.failReason()
+		c.Verdict, c.Detail = Inconclusive, "inconclusive: the session did not reach AUTH: "+o.failReason()
+		return c
+	}
+	if res.Reply != nil && !res.Reply.Permanent() {
+		c.Verdict = Inconclusive
+		c.Detail = fmt.Sprintf("inconclusive: AUTH got a temporary %s, neither an acceptance nor a refusal of the credentials of %s.", firstLine(res.Reply.Lines), t.AuthUser)
 		return c
 	}
 	if res.Reply != nil {
@@ -529,6 +673,9 @@ func (rn *runner) judgeAuthValid(o *outcome) Check {
 	case res.Err != nil && strings.Contains(res.Err.Error(), "does not advertise AUTH") && t.Role == RoleMX:
 		c.Verdict = Skip
 		c.Detail = "not tried: this MX port does not offer AUTH (users usually submit on 587 or 465)."
+	case brokeOff(o):
+		c.Verdict = Inconclusive
+		c.Detail = "inconclusive: AUTH got no answer: " + msg
 	default:
 		c.Verdict = Fail
 		c.Detail = "authentication was impossible: " + msg
@@ -560,12 +707,14 @@ func authSuccess(rep *transcript.Report) (string, string) {
 func (rn *runner) judgeRelayAfterAuth(o *outcome) Check {
 	t := rn.c.target
 	c := Check{Name: CheckRelayAfterAuth, Session: o.spec.name}
-	if o.skip != "" || o.res == nil {
-		c.Verdict, c.Detail = Skip, o.failReason()
-		return c
+	if o.skip != "" || o.res == nil || !rn.report.Reachable {
+		return rn.notJudged(c, o)
 	}
 	res := o.res
 	if !res.Authenticated {
+		if o.endedEarly() != "" || brokeOff(o) {
+			return rn.notJudged(c, o)
+		}
 		c.Verdict, c.Detail = Skip, "skipped: authentication did not succeed"
 		return c
 	}
@@ -584,23 +733,28 @@ func (rn *runner) judgeRelayAfterAuth(o *outcome) Check {
 	case r != nil && r.Code/100 == 2:
 		c.Verdict, c.Reply, c.Command = Pass, joinLines(r), "RCPT TO:<"+t.ForeignRecipient+">"
 		c.Detail = what + ": accepted at RCPT (no message sent; --send to complete the transaction)."
+		if rn.c.o.Send {
+			c.Detail = what + ": accepted at RCPT." + messageDeferred(res)
+		}
 		return c
 	case r != nil:
 		c.Reply, c.Command = joinLines(r), "RCPT TO:<"+t.ForeignRecipient+">"
 		c.Diagnosis = rn.diagnose(r, smtpclient.PhaseRcpt, o, t.Sender, t.ForeignRecipient)
-	case res.Reply != nil:
-		c.Reply, c.Command = joinLines(res.Reply), res.Command
+	case res.Reply != nil && res.Phase == smtpclient.PhaseMail:
+		r = res.Reply
+		c.Reply, c.Command = joinLines(r), res.Command
 		c.Diagnosis = o.sessionDiagnosis()
 	default:
-		c.Verdict, c.Detail = Skip, o.failReason()
+		c = rn.notJudged(c, o)
 		c.Diagnosis = o.sessionDiagnosis()
+		sharedReply(&c, o)
 		return c
 	}
 	cat := category(c.Diagnosis)
 	switch {
-	case inconclusiveCategories[cat] && !strings.HasPrefix(c.Reply, "5"):
-		c.Verdict = Warn
-		c.Detail = fmt.Sprintf("%s: deferred (%s); authenticated users' mail is delayed.", what, cat)
+	case !r.Permanent():
+		c.Verdict = Inconclusive
+		c.Detail = fmt.Sprintf("%s: inconclusive: deferred with %d (%s), neither an acceptance nor a refusal; rerun later.", what, r.Code, cat)
 	case senderCategories[cat] && t.Sender == "relaycheck@"+t.Domain:
 		c.Verdict = Warn
 		c.Detail = fmt.Sprintf("%s: refused (%s); the sender was a guess: give --from an address this user may send as.", what, cat)
@@ -614,9 +768,8 @@ func (rn *runner) judgeRelayAfterAuth(o *outcome) Check {
 // judgeAuthInvalid judges the one attempt with a wrong password.
 func (rn *runner) judgeAuthInvalid(o *outcome) Check {
 	c := Check{Name: CheckAuthInvalid, Session: o.spec.name}
-	if o.skip != "" || o.res == nil {
-		c.Verdict, c.Detail = Skip, o.failReason()
-		return c
+	if o.skip != "" || o.res == nil || !rn.report.Reachable {
+		return rn.notJudged(c, o)
 	}
 	res := o.res
 	if res.Authenticated {
@@ -628,11 +781,19 @@ func (rn *runner) judgeAuthInvalid(o *outcome) Check {
 	c.Diagnosis = o.sessionDiagnosis()
 	if res.Phase == smtpclient.PhaseAuth && res.Reply != nil {
 		c.Reply, c.Command = joinLines(res.Reply), res.Command
+		if !res.Reply.Permanent() {
+			// A 421 or a 454 is "not now", not "wrong password"; no
+			// second wrong password is tried (fail2ban).
+			c.Verdict = Inconclusive
+			c.Detail = fmt.Sprintf("inconclusive: a random wrong password for %s got a temporary %d, not a refusal (one attempt, not repeated: fail2ban).", rn.c.target.AuthUser, res.Reply.Code)
+			return c
+		}
 		c.Verdict = Pass
 		c.Detail = fmt.Sprintf("a random wrong password for %s was refused with %d (one attempt).", rn.c.target.AuthUser, res.Reply.Code)
 		return c
 	}
-	c.Verdict, c.Detail = Skip, "the wrong-password attempt did not get an answer to AUTH: "+o.failReason()
+	c.Verdict, c.Detail = Inconclusive, "inconclusive: the wrong-password attempt did not get an answer to AUTH: "+o.failReason()
+	sharedReply(&c, o)
 	return c
 }
 
@@ -641,13 +802,13 @@ func (rn *runner) judgeAuthInvalid(o *outcome) Check {
 func (rn *runner) judgeSenderMismatch(o *outcome) Check {
 	t := rn.c.target
 	c := Check{Name: CheckSenderMismatch, Session: o.spec.name}
-	if o.skip != "" || o.res == nil {
-		c.Verdict, c.Detail = Skip, o.failReason()
-		return c
+	if o.skip != "" || o.res == nil || !rn.report.Reachable {
+		return rn.notJudged(c, o)
 	}
 	res := o.res
 	if !res.Authenticated {
-		c.Verdict, c.Detail = Skip, "authentication did not succeed in this session: "+o.failReason()
+		c.Verdict, c.Detail = Inconclusive, "inconclusive: authentication did not succeed in this session: "+o.failReason()
+		sharedReply(&c, o)
 		return c
 	}
 	what := fmt.Sprintf("%s, authenticated, used MAIL FROM:<%s> to %s", t.AuthUser, t.SpoofSender, t.LocalRecipient)
@@ -663,7 +824,7 @@ func (rn *runner) judgeSenderMismatch(o *outcome) Check {
 		if delivered(res) {
 			c.Reply, c.Command = joinLines(res.Reply), "."
 		}
-		c.Detail = what + ": accepted. Any user can send as any domain (spoofing, and a stolen password then sends as anyone). Bind senders to logins (Postfix: smtpd_sender_login_maps with reject_sender_login_mismatch; Exim: an ACL on $authenticated_id)."
+		c.Detail = what + ": accepted. Any user can send as any domain (spoofing, and a stolen password then sends as anyone). Bind senders to logins (Postfix: smtpd_sender_login_maps with reject_sender_login_mismatch; Exim: an ACL on $authenticated_id)." + messageDeferred(res)
 		return c
 	}
 	phase := smtpclient.PhaseRcpt
@@ -675,19 +836,20 @@ func (rn *runner) judgeSenderMismatch(o *outcome) Check {
 		c.Reply, c.Command = joinLines(r), res.Command
 		phase = smtpclient.PhaseMail
 	default:
-		c.Verdict, c.Detail = Skip, o.failReason()
+		c = rn.notJudged(c, o)
 		c.Diagnosis = o.sessionDiagnosis()
+		sharedReply(&c, o)
 		return c
 	}
 	c.Diagnosis = rn.diagnose(r, phase, o, t.SpoofSender, t.LocalRecipient)
 	cat := category(c.Diagnosis)
 	switch {
+	case !r.Permanent():
+		c.Verdict = Inconclusive
+		c.Detail = fmt.Sprintf("%s: inconclusive: deferred at %s with %d (%s), neither an acceptance nor a refusal; rerun later.", what, strings.ToUpper(phase), r.Code, cat)
 	case cat == "recipient-unknown" || cat == "mailbox-disabled":
-		c.Verdict = Skip
+		c.Verdict = Inconclusive
 		c.Detail = fmt.Sprintf("%s: inconclusive, the recipient was refused as unknown; give --to a real mailbox.", what)
-	case inconclusiveCategories[cat] && !r.Permanent():
-		c.Verdict = Skip
-		c.Detail = fmt.Sprintf("%s: deferred with %d (%s); inconclusive.", what, r.Code, cat)
 	default:
 		c.Verdict = Pass
 		c.Detail = fmt.Sprintf("%s: refused at %s (%s): senders are bound to logins.", what, strings.ToUpper(phase), cat)

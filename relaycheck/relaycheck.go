@@ -33,7 +33,11 @@ const (
 	Pass Verdict = "pass" // the server behaves as it should
 	Fail Verdict = "fail" // a problem: open relay, AUTH in clear, a password that should fail passed...
 	Warn Verdict = "warn" // a finding worth a look, not proof of a problem
-	Skip Verdict = "skip" // not checked, or inconclusive; the detail says why
+	// Inconclusive: tried, but the server's answer proves nothing either
+	// way (a 4xx deferral, a 421 or a closed connection, a refusal of the
+	// client or the sender rather than the relaying); the detail says why.
+	Inconclusive Verdict = "inconclusive"
+	Skip         Verdict = "skip" // not checked (no credentials, --no-tls, not run); the detail says why
 )
 
 // Check names, in the order they are run and reported.
@@ -81,6 +85,9 @@ const (
 	DefaultSpoofSender   = "spoof@example.org"
 	DefaultCheckTimeout  = 10 * time.Second
 	DefaultRunTimeout    = 2 * time.Minute
+	// DefaultReconnectDelay is the pause the CLI asks for before a session
+	// that follows one the server ended (421, closed connection).
+	DefaultReconnectDelay = time.Second
 )
 
 // Role is what the port is for; it decides whether unauthenticated mail
@@ -127,6 +134,10 @@ type Options struct {
 
 	CheckTimeout time.Duration // bound on each session; 0 = DefaultCheckTimeout
 	RunTimeout   time.Duration // bound on the whole run; 0 = DefaultRunTimeout
+	// ReconnectDelay is the pause before a session that follows one the
+	// server ended (421, closed connection): a politeness delay, within
+	// the run deadline. 0 = none (the CLI passes DefaultReconnectDelay).
+	ReconnectDelay time.Duration
 
 	// BadPassword makes the wrong password for auth-invalid; nil = 24
 	// random bytes, so it can never be the real one.
@@ -140,9 +151,12 @@ type Check struct {
 	Reply   string  `json:"reply"`  // the reply that proves the verdict, lines joined by "\n"; "" when none
 	Detail  string  `json:"detail"` // what was tried and what the verdict means
 	// Extensions.
-	Command   string              `json:"command,omitempty"` // the command that Reply answered
+	Command   string              `json:"command,omitempty"` // the command that Reply answered; "" when Reply answered none of this check's own
 	Session   string              `json:"session,omitempty"` // the session (Report.Sessions) it was judged from
 	Diagnosis *diagnose.Diagnosis `json:"diagnosis"`         // the engine's explanation of a refusal, or null
+	// ResultType is the RFC 8460 name of a TLS failure (starttls only):
+	// validation-failure, certificate-expired, ...
+	ResultType string `json:"result_type,omitempty"`
 }
 
 // Target is the server under test and the addresses used against it.
@@ -178,15 +192,30 @@ type Report struct {
 	StartedAt time.Time       `json:"started_at"`
 	Target    Target          `json:"target"`
 	Checks    []Check         `json:"checks"`
-	Verdict   Verdict         `json:"verdict"` // fail if any check failed, else warn if any warned, else pass; skip when nothing could be checked
+	Verdict   Verdict         `json:"verdict"` // fail if any check failed, else warn if any warned, else inconclusive if any was, else pass; skip when nothing could be checked
 	// Extensions.
 	Counts      map[Verdict]int `json:"counts"`
 	Reachable   bool            `json:"reachable"`
-	Error       string          `json:"error,omitempty"` // why the server could not be reached
+	Error       string          `json:"error,omitempty"` // why the server could not be reached, the implicit-TLS handshake failed, or no session could be completed
 	ExitCode    int             `json:"exit_code"`
 	Sessions    []Session       `json:"sessions"`
 	DurationMS  float64         `json:"duration_ms"`
 	Interrupted bool            `json:"interrupted,omitempty"`
+	// TLSFallback is set when STARTTLS is offered but its handshake
+	// fails: the unauthenticated checks then ran in clear, as with
+	// --no-tls.
+	TLSFallback *TLSFallback `json:"tls_fallback,omitempty"`
+
+	// endedAll: the server greeted, then ended every session (421, a
+	// closed connection) before answering anything: exit ExitUnreachable.
+	endedAll bool
+}
+
+// TLSFallback says why the checks ran in clear.
+type TLSFallback struct {
+	Reason     string `json:"reason"`      // the handshake error
+	ResultType string `json:"result_type"` // RFC 8460 name
+	Session    string `json:"session"`     // the session that found it
 }
 
 // Checker runs the checks of one configuration.
@@ -319,7 +348,9 @@ func portOr(p, def int) int {
 // Run runs every check and returns the report; progress (may be nil) is
 // called with each check as soon as its verdict is known, in report order.
 // Run never fails: a server that cannot be reached gives a report whose
-// checks are all skipped and whose exit code is ExitUnreachable.
+// checks are all skipped and whose exit code is ExitUnreachable; one that
+// greets but ends every session (421, closed connection) gives
+// inconclusive checks and ExitUnreachable too.
 func (c *Checker) Run(ctx context.Context, progress func(Check)) *Report {
 	start := time.Now
 	if c.o.Session.Now != nil {
@@ -392,7 +423,10 @@ func (c *Checker) finish(r *Report) {
 	}
 	r.Command = scrubAll(r.Command, c.scrub)
 	r.Error = c.scrub(r.Error)
-	r.Counts = map[Verdict]int{Pass: 0, Fail: 0, Warn: 0, Skip: 0}
+	if r.TLSFallback != nil {
+		r.TLSFallback.Reason = c.scrub(r.TLSFallback.Reason)
+	}
+	r.Counts = map[Verdict]int{Pass: 0, Fail: 0, Warn: 0, Inconclusive: 0, Skip: 0}
 	for _, ch := range r.Checks {
 		r.Counts[ch.Verdict]++
 	}
@@ -401,13 +435,17 @@ func (c *Checker) finish(r *Report) {
 		r.Verdict = Fail
 	case r.Counts[Warn] > 0:
 		r.Verdict = Warn
+	case r.Counts[Inconclusive] > 0:
+		// Some check could not be completed: "pass" would claim more
+		// than was shown.
+		r.Verdict = Inconclusive
 	case r.Counts[Pass] > 0:
 		r.Verdict = Pass
 	default:
 		r.Verdict = Skip
 	}
 	switch {
-	case !r.Reachable:
+	case !r.Reachable, r.endedAll:
 		r.ExitCode = ExitUnreachable
 	case r.Counts[Fail] > 0:
 		r.ExitCode = ExitFailed

@@ -99,14 +99,25 @@ func WriteCheck(w io.Writer, c Check, opts TextOptions) error {
 func WriteSummary(w io.Writer, r *Report, opts TextOptions) error {
 	var b strings.Builder
 	b.WriteString("\n")
-	if !r.Reachable {
+	switch {
+	case !r.Reachable:
 		fmt.Fprintf(&b, "*** the server could not be reached: %s\n", transcript.Escape(r.Error))
+	case r.Error != "":
+		fmt.Fprintf(&b, "*** %s\n", transcript.Escape(r.Error))
+	}
+	if fb := r.TLSFallback; fb != nil {
+		fmt.Fprintf(&b, "=== STARTTLS is offered but its handshake fails (%s: %s): the unauthenticated checks ran in clear, as with --no-tls\n",
+			transcript.Escape(fb.ResultType), transcript.Escape(fb.Reason))
 	}
 	if r.Interrupted {
 		b.WriteString("*** interrupted: the remaining checks were skipped\n")
 	}
-	fmt.Fprintf(&b, "=== %d checks: %d pass, %d fail, %d warn, %d skip; verdict %s (exit %d, %.1f s)\n",
-		len(r.Checks), r.Counts[Pass], r.Counts[Fail], r.Counts[Warn], r.Counts[Skip], strings.ToUpper(string(r.Verdict)), r.ExitCode, r.DurationMS/1000)
+	inconclusive := ""
+	if n := r.Counts[Inconclusive]; n > 0 {
+		inconclusive = fmt.Sprintf(", %d inconclusive", n)
+	}
+	fmt.Fprintf(&b, "=== %d checks: %d pass, %d fail, %d warn%s, %d skip; verdict %s (exit %d, %.1f s)\n",
+		len(r.Checks), r.Counts[Pass], r.Counts[Fail], r.Counts[Warn], inconclusive, r.Counts[Skip], strings.ToUpper(string(r.Verdict)), r.ExitCode, r.DurationMS/1000)
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
