@@ -30,7 +30,7 @@ Examples:
 type relayCheckFlags struct {
 	foreign, foreignFrom, spoofFrom, domain, role string
 	send, noBadPassword                           bool
-	checkTimeout, runTimeout                      time.Duration
+	checkTimeout, runTimeout, reconnectDelay      time.Duration
 	verbose, transcripts                          bool
 }
 
@@ -59,6 +59,7 @@ func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 	fs.BoolVar(&rf.noBadPassword, "no-bad-password", false, "skip the wrong-password check (it can trip fail2ban)")
 	fs.DurationVar(&rf.checkTimeout, "check-timeout", relaycheck.DefaultCheckTimeout, "bound on each session")
 	fs.DurationVar(&rf.runTimeout, "run-timeout", relaycheck.DefaultRunTimeout, "bound on the whole run")
+	fs.DurationVar(&rf.reconnectDelay, "reconnect-delay", relaycheck.DefaultReconnectDelay, "pause before a new session after the server ended one (421 or a closed connection)")
 	fs.BoolVarP(&rf.verbose, "verbose", "v", false, "show the diagnosis's next steps and every session's transcript")
 	fs.BoolVar(&rf.transcripts, "transcripts", false, "show every session's transcript after the table")
 	fs.Lookup("to").Usage = "a local recipient of the server (default: postmaster@DOMAIN)"
@@ -97,6 +98,9 @@ func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 	if rf.checkTimeout <= 0 || rf.runTimeout <= 0 {
 		return usageError(io, errors.New("--check-timeout and --run-timeout must be positive"))
 	}
+	if rf.reconnectDelay < 0 || rf.reconnectDelay > rf.runTimeout {
+		return usageError(io, fmt.Errorf("--reconnect-delay %s: want 0 or more, and less than --run-timeout", rf.reconnectDelay))
+	}
 	role, err := relaycheck.ParseRole(rf.role)
 	if err != nil {
 		return usageError(io, fmt.Errorf("--role: %w", err))
@@ -134,7 +138,7 @@ func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 	checker, err := relaycheck.New(relaycheck.Options{
 		Session: opts, Role: role, Domain: rf.domain, Local: local, Sender: sender,
 		Foreign: rf.foreign, ForeignSender: rf.foreignFrom, SpoofSender: rf.spoofFrom,
-		Send: rf.send, NoBadPassword: rf.noBadPassword, CheckTimeout: rf.checkTimeout, RunTimeout: rf.runTimeout,
+		Send: rf.send, NoBadPassword: rf.noBadPassword, CheckTimeout: rf.checkTimeout, RunTimeout: rf.runTimeout, ReconnectDelay: rf.reconnectDelay,
 	})
 	if err != nil {
 		return usageError(io, err)

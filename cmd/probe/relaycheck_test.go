@@ -112,6 +112,7 @@ func TestRelayCheckCLI(t *testing.T) {
 		{name: "quit-after is refused", args: []string{"-s", mx, "--quit-after", "rcpt"}, exit: 1, errHas: "--quit-after does not apply"},
 		{name: "compat is refused", args: []string{"-s", mx, "--compat", "swaks"}, exit: 1, errHas: "--compat does not apply"},
 		{name: "drop-after is refused", args: []string{"-s", mx, "--drop-after", "rcpt"}, exit: 1, errHas: "--drop-after does not apply"},
+		{name: "negative reconnect delay", args: []string{"-s", mx, "--reconnect-delay", "-1s"}, exit: 1, errHas: "--reconnect-delay"},
 		{name: "bad role", args: []string{"-s", mx, "--role", "relay"}, exit: 1, errHas: "--role"},
 		{name: "no server, no domain", args: []string{}, exit: 1, errHas: "--server"},
 		{name: "stray argument", args: []string{"-s", mx, "extra"}, exit: 1, errHas: "unexpected argument"},
