@@ -450,3 +450,27 @@ func TestReviewedReplies(t *testing.T) {
 		}
 	}
 }
+
+// Replies of the real MTAs of the integration suite whose reading depends
+// on the phase or that a generic word ("malformed") would misread.
+func TestRealMTARepliesByPhase(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		reply, phase, category, party string
+	}{
+		{"550 5.1.1 <nobody@example.test>... User unknown", PhaseMail, "sender-rejected", PartySender},
+		{"550 5.1.1 <nobody@example.test>... User unknown", PhaseRcpt, "recipient-unknown", PartyRecipient},
+		{"501 5.1.3 Malformed destination address", PhaseRcpt, "recipient-unknown", PartyRecipient},
+		{"503 5.3.3 AUTH not available", PhaseAuth, "auth-failed", PartySender},
+		{"503 5.5.1 Error: authentication not enabled", PhaseAuth, "auth-failed", PartySender},
+	}
+	for _, tt := range tests {
+		d := e.Diagnose(Input{Lines: []string{tt.reply}, Phase: tt.phase})
+		if d.Category != tt.category || d.Party != tt.party {
+			t.Errorf("%q at %s: %s/%s (rule %s), want %s/%s", tt.reply, tt.phase, d.Category, d.Party, d.RuleID, tt.category, tt.party)
+		}
+	}
+}
