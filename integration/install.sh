@@ -64,7 +64,8 @@ have_all() {
 		unpacked "$OPENSMTPD_ROOT" usr/sbin/smtpd &&
 		opensmtpd_ready &&
 		command -v unshare >/dev/null 2>&1 &&
-		command -v perl >/dev/null 2>&1
+		command -v perl >/dev/null 2>&1 &&
+		bash "$(dirname "$0")/sendmail.sh" installed
 }
 # Nothing to do is fine without permission.
 if have_all; then

@@ -146,6 +146,18 @@ func missingBinaries() []string {
 	if _, err := os.Stat(exim); err != nil {
 		missing = append(missing, "exim4 ("+exim+")")
 	}
+	// The servers install.sh unpacks beside them (chasquid, OpenSMTPD,
+	// Sendmail): without them servers.sh start fails, which is a skip
+	// outside CI and a failure under CI=true.
+	for _, bin := range []string{
+		"/opt/smtpprobe-chasquid/usr/bin/chasquid",
+		"/opt/smtpprobe-opensmtpd/usr/sbin/smtpd",
+		"/opt/smtpprobe-sendmail/usr/libexec/sendmail/sendmail",
+	} {
+		if _, err := os.Stat(bin); err != nil {
+			missing = append(missing, bin)
+		}
+	}
 	return missing
 }
 

@@ -449,6 +449,7 @@ EOF
 
 case ${1:-} in
 install) install_sendmail "${2:-}" ;;
+installed) installed ;;
 start) start_sendmail ;;
 stop) stop_sendmail ;;
 restart)

@@ -783,10 +783,11 @@ func (s *session) handshake(atConnect bool) error {
 		if isTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
 			e = fmt.Errorf("%s with %s did not finish within %s: %w", what, s.server, s.cfg.Timeout, os.ErrDeadlineExceeded)
 		}
+		// The handshake's own failure names the result, even when the
+		// certificate had already failed to verify: that is not what
+		// stopped TLS (the verify error stays in verify_error).
 		info.HandshakeError = e.Error()
-		if info.ResultType == "" {
-			info.ResultType = transcript.NullString(TLSResultType(err))
-		}
+		info.ResultType = transcript.NullString(TLSResultType(err))
 		s.rec.Errorf("%v", e)
 		s.stop(ExitTLS, phase, "", nil, e)
 		return e
