@@ -279,12 +279,19 @@ func TestChasquidSessions(t *testing.T) {
 	}
 }
 
-// runRelayCheck runs `probe relay-check --json` against one port.
+// runRelayCheck runs `probe relay-check --json` against one port of a
+// server whose mail domain is example.test.
 func (s *suite) runRelayCheck(t *testing.T, portKey string, args ...string) (int, relayReport, []byte) {
 	t.Helper()
+	return s.relayCheck(t, portKey, append([]string{"--domain", "example.test", "--timeout", "10s"}, args...)...)
+}
+
+// relayCheck runs `probe relay-check --json` against one port with args,
+// and returns its exit code, its report and everything it printed.
+func (s *suite) relayCheck(t *testing.T, portKey string, args ...string) (int, relayReport, []byte) {
+	t.Helper()
 	full := append([]string{"relay-check",
-		"--server", s.get(t, "SMTPPROBE_IT_HOST"), "--port", s.get(t, portKey), "--json",
-		"--domain", "example.test", "--timeout", "10s"}, args...)
+		"--server", s.get(t, "SMTPPROBE_IT_HOST"), "--port", s.get(t, portKey), "--json"}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*probeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.probe, full...)
