@@ -345,6 +345,9 @@ func (e *Engine) matchText(p *parsedReply, phase string, sv *sessionView, hits *
 			if len(r.phases) > 0 && phase != PhaseAny && !phaseIn(r.phases, phase) {
 				continue
 			}
+			if r.phaseKnown && phase == PhaseAny {
+				continue
+			}
 			if !codeApplies(r, p.code, p.enhanced) || !r.when.ok(sv) {
 				continue
 			}

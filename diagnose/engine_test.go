@@ -466,6 +466,12 @@ func TestRealMTARepliesByPhase(t *testing.T) {
 		{"501 5.1.3 Malformed destination address", PhaseRcpt, "recipient-unknown", PartyRecipient},
 		{"503 5.3.3 AUTH not available", PhaseAuth, "auth-failed", PartySender},
 		{"503 5.5.1 Error: authentication not enabled", PhaseAuth, "auth-failed", PartySender},
+		// Phase unknown: the usual (recipient) reading wins.
+		{"550 No such user here", "", "recipient-unknown", PartyRecipient},
+		{"550 5.1.1 bob@example.org: user not found", "", "recipient-unknown", PartyRecipient},
+		{"550 5.1.1 <nobody@example.test>... User unknown", PhaseAny, "recipient-unknown", PartyRecipient},
+		// Exchange Online's DBEB refusal: AS(nnnn) is Microsoft's marker.
+		{"550 5.4.1 Recipient address rejected: Access denied. AS(201806281)", PhaseRcpt, "recipient-unknown", PartyRecipient},
 	}
 	for _, tt := range tests {
 		d := e.Diagnose(Input{Lines: []string{tt.reply}, Phase: tt.phase})

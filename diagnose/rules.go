@@ -29,15 +29,20 @@ var rulesFS embed.FS
 // `vendor` must not name one in its id, meaning or steps (the loader
 // refuses it), so no rule can claim a vendor on the words alone.
 type ruleJSON struct {
-	ID         string    `json:"id"`
-	Any        []string  `json:"any"`
-	All        []string  `json:"all"`
-	Not        []string  `json:"not"`
-	Re         string    `json:"re"`
-	Codes      []int     `json:"codes"`
-	Classes    []int     `json:"classes"`
-	Enhanced   []string  `json:"enhanced"`
-	Phases     []string  `json:"phases"`
+	ID       string   `json:"id"`
+	Any      []string `json:"any"`
+	All      []string `json:"all"`
+	Not      []string `json:"not"`
+	Re       string   `json:"re"`
+	Codes    []int    `json:"codes"`
+	Classes  []int    `json:"classes"`
+	Enhanced []string `json:"enhanced"`
+	Phases   []string `json:"phases"`
+	// PhaseKnown makes Phases strict: the rule fires only when the phase
+	// is known (given or inferred), never for a reply of unknown phase.
+	// For words whose reading flips with the phase ("User unknown" at
+	// MAIL is the sender), where the usual reading must win when in doubt.
+	PhaseKnown bool      `json:"phase_known"`
 	When       *whenJSON `json:"when"`
 	Categories []string  `json:"categories"` // advice only: categories it refines
 	Category   string    `json:"category"`
@@ -179,6 +184,7 @@ type rule struct {
 	classes    []int
 	enh        []string // patterns: "5.7.1", "x.7.1", "5.7.*"
 	phases     []string
+	phaseKnown bool
 	when       *whenJSON
 	categories []string
 	category   string
@@ -467,11 +473,14 @@ func (e *Engine) compileRule(rj *ruleJSON, file string, kind ruleKind) (*rule, e
 	if rj.ID == "" {
 		return nil, fmt.Errorf("%s: a rule has no id", path.Base(file))
 	}
-	r := &rule{id: rj.ID, codes: rj.Codes, classes: rj.Classes, phases: rj.Phases,
+	r := &rule{id: rj.ID, codes: rj.Codes, classes: rj.Classes, phases: rj.Phases, phaseKnown: rj.PhaseKnown,
 		when: rj.When, category: rj.Category, party: rj.Party, confidence: rj.Confidence,
 		priority: rj.Priority, source: rj.Source, file: path.Base(file), categories: rj.Categories}
 	if r.priority == 0 {
 		r.priority = 50
+	}
+	if rj.PhaseKnown && len(rj.Phases) == 0 {
+		return nil, fmt.Errorf("%s: phase_known without phases", where)
 	}
 	for _, p := range rj.Phases {
 		if !validPhase(p) {
