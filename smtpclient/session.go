@@ -157,7 +157,9 @@ func (s *session) run() {
 	if !s.connect() {
 		return
 	}
-	defer s.conn.Close()
+	// A closure: a fallback to clear replaces s.conn with a new
+	// connection, and that one must be closed too.
+	defer func() { s.conn.Close() }()
 
 	if s.stopAt("connect") {
 		return
@@ -664,13 +666,30 @@ func (s *session) startTLS() bool {
 // Required and strict modes, a --tls-verify refusal, a deadline and an
 // interruption stay failures.
 func (s *session) tlsFallback(hsErr error) bool {
-	if s.cfg.TLSMode != TLSOptional || s.ctx.Err() != nil || s.pastSessionDeadline() || errors.Is(hsErr, errVerifyRefused) {
+	if s.cfg.TLSMode != TLSOptional || s.ctx.Err() != nil || s.pastSessionDeadline() {
+		return false
+	}
+	swaks := s.cfg.TLSFailSameConnection
+	switch {
+	case swaks:
+		// swaks goes on whatever broke the handshake, a --tls-verify
+		// refusal included (its start_tls fails, -tlso carries on).
+	case errors.Is(hsErr, errVerifyRefused):
+		return false // the user asked for a verified certificate
+	case s.cfg.QuitAfter == "tls":
+		// --quit-after tls is a TLS check: going on in clear would
+		// turn a failed check into exit 0.
+		return false
+	case localPortFixed(s.cfg.LocalAddr):
+		// The first connection's source port is in TIME_WAIT: a second
+		// connection from it cannot be made, and the failure is TLS's.
+		s.rec.Infof("Not reconnecting in clear: the source port is fixed (--local-port or --local-interface IP:port), and a second connection from it cannot be made yet")
 		return false
 	}
 	fb := &TLSFallback{Reason: s.rec.Scrub(hsErr.Error()), ResultType: TLSResultType(hsErr)}
 	s.res.TLSFallback = fb
 	s.stop(ExitOK, "", "", nil, nil)
-	if s.cfg.TLSFailSameConnection {
+	if swaks {
 		fb.Action = FallbackSameConnection
 		s.rec.Errorf("STARTTLS attempted but failed; going on in clear on the same connection (--tls-optional, as swaks does)")
 		s.conn, s.tls = s.raw, false
@@ -691,6 +710,10 @@ func (s *session) tlsFallback(hsErr error) bool {
 	c, err := d.DialContext(s.ctx, s.cfg.Network, s.res.Address)
 	if err != nil {
 		s.rec.Errorf("cannot connect to %s: %v", s.res.Address, unwrapOpError(err))
+		if errors.Is(s.ctx.Err(), context.Canceled) {
+			s.stop(ExitInterrupted, PhaseConnect, "", nil, fmt.Errorf("interrupted while reconnecting to %s", s.res.Address))
+			return false
+		}
 		s.stop(ExitConnect, PhaseConnect, "", nil, fmt.Errorf("reconnecting in clear after the failed TLS handshake: cannot connect to %s: %w", s.res.Address, unwrapOpError(err)))
 		return false
 	}
@@ -707,8 +730,18 @@ func (s *session) tlsFallback(hsErr error) bool {
 		return false
 	}
 	s.res.Banner = r
+	if fields := strings.Fields(r.Text()); len(fields) > 0 {
+		s.res.ServerName = fields[0]
+	}
 	s.afterTLS = false
 	return s.hello()
+}
+
+// localPortFixed reports whether a --local-interface value names a source
+// port.
+func localPortFixed(local string) bool {
+	la, err := ParseLocalAddr(local)
+	return local != "" && err == nil && la.Port != 0
 }
 
 // errVerifyRefused marks a handshake that failed because --tls-verify

@@ -22,6 +22,10 @@ import (
 // answered. It counts connections and STARTTLS commands.
 type brokenTLSServer struct {
 	addr string
+	// silentMail leaves MAIL unanswered; closed gets one value each time
+	// a connection's client goes away (EOF).
+	silentMail bool
+	closed     chan struct{}
 
 	mu        sync.Mutex
 	conns     int
@@ -35,7 +39,7 @@ func startBrokenTLSServer(t *testing.T) *brokenTLSServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &brokenTLSServer{addr: ln.Addr().String()}
+	s := &brokenTLSServer{addr: ln.Addr().String(), closed: make(chan struct{}, 16)}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
@@ -60,10 +64,15 @@ func (s *brokenTLSServer) serve(c net.Conn) {
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
+			s.closed <- struct{}{}
 			return
 		}
 		verb := strings.ToUpper(strings.Fields(line + " x")[0])
 		switch verb {
+		case "MAIL":
+			if !s.silentMail {
+				io.WriteString(c, "250 ok\r\n")
+			}
 		case "EHLO":
 			io.WriteString(c, "250-broken.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n")
 		case "STARTTLS":
@@ -264,6 +273,74 @@ func TestHELOAfterEHLORefusal(t *testing.T) {
 		res := Run(context.Background(), cfg)
 		if res.ExitCode != tc.wantExit {
 			t.Errorf("EHLO %q swaks=%v: exit %d (%v), want %d", strings.TrimSpace(tc.ehlo), tc.swaks, res.ExitCode, res.Err, tc.wantExit)
+		}
+	}
+}
+
+// The fallback's limits: a fixed source port cannot reconnect, and
+// --quit-after tls is a TLS check; swaks goes on even after a --tls-verify
+// refusal.
+func TestFallbackLimits(t *testing.T) {
+	freePort := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	t.Run("fixed source port", func(t *testing.T) {
+		srv := startBrokenTLSServer(t)
+		cfg := baseConfig(t, srv.addr)
+		cfg.TLSMode = TLSOptional
+		cfg.LocalAddr = freePort()
+		res := Run(context.Background(), cfg)
+		if res.ExitCode != ExitTLS || res.Phase != PhaseStartTLS || res.TLSFallback != nil {
+			t.Fatalf("exit %d phase %q fallback %+v (%v), want exit 29 at starttls", res.ExitCode, res.Phase, res.TLSFallback, res.Err)
+		}
+	})
+	t.Run("quit after tls", func(t *testing.T) {
+		srv := startBrokenTLSServer(t)
+		cfg := baseConfig(t, srv.addr)
+		cfg.TLSMode = TLSOptional
+		cfg.QuitAfter = "tls"
+		if res := Run(context.Background(), cfg); res.ExitCode != ExitTLS || res.TLSFallback != nil {
+			t.Fatalf("exit %d fallback %+v, want 29", res.ExitCode, res.TLSFallback)
+		}
+	})
+	t.Run("swaks goes on after a verify refusal", func(t *testing.T) {
+		srvTLS, _ := testCert(t)
+		g := startGoSMTP(t, srvTLS, false, false)
+		cfg := baseConfig(t, g.addr)
+		cfg.TLSMode = TLSOptional
+		cfg.TLSVerify = true
+		cfg.TLSFailSameConnection = true
+		cfg.TLSConfig = &tls.Config{RootCAs: x509.NewCertPool()}
+		res := Run(context.Background(), cfg)
+		if res.ExitCode == ExitTLS || res.TLSFallback == nil || res.TLSFallback.Action != FallbackSameConnection || res.TLSFallback.ResultType != ResultCertificateNotTrusted {
+			t.Fatalf("exit %d fallback %+v, want swaks's same-connection carry-on", res.ExitCode, res.TLSFallback)
+		}
+	})
+}
+
+// The connection made by the fallback is closed when the session ends,
+// even when it ends in a timeout.
+func TestFallbackConnectionIsClosed(t *testing.T) {
+	srv := startBrokenTLSServer(t)
+	srv.silentMail = true
+	cfg := baseConfig(t, srv.addr)
+	cfg.TLSMode = TLSOptional
+	cfg.Timeout = 300 * time.Millisecond
+	res := Run(context.Background(), cfg)
+	if res.ExitCode != ExitMail || res.TLSFallback == nil {
+		t.Fatalf("exit %d fallback %+v, want 23 after the fallback", res.ExitCode, res.TLSFallback)
+	}
+	// Two connections: the broken-TLS one and the one in clear.
+	for i := 0; i < 2; i++ {
+		select {
+		case <-srv.closed:
+		case <-time.After(3 * time.Second):
+			t.Fatalf("connection %d of 2 still open after the session ended", i+1)
 		}
 	}
 }
