@@ -203,14 +203,16 @@ func (o *outcome) inFlight(rcpts []string) string {
 	return ""
 }
 
-// answeredAny reports whether the server answered anything a check can be
-// judged from before it ended the session.
+// answeredAny reports whether the server answered a test (AUTH, MAIL,
+// RCPT) before it ended the session. A working STARTTLS does not count: it
+// is judged once, and a server that gives TLS and then 421 to every test
+// must still run into the bound on sessions ended in a row.
 func (o *outcome) answeredAny() bool {
 	res := o.res
 	if res == nil {
 		return false
 	}
-	if res.Authenticated || res.TLSActive || (res.AuthProbe != nil && res.AuthProbe.Code != 421) {
+	if res.Authenticated || (res.AuthProbe != nil && res.AuthProbe.Code != 421) {
 		return true
 	}
 	for _, r := range res.RcptReplies {
@@ -227,6 +229,9 @@ func (rn *runner) account(o *outcome) {
 	rn.sessions++
 	why := o.endedEarly()
 	rn.lastEnded = why != ""
+	if o.res != nil && o.res.TLSActive {
+		rn.answered = true // the starttls check has something to judge
+	}
 	if why == "" || o.answeredAny() {
 		rn.answered = true
 		rn.endedRow = 0

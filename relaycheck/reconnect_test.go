@@ -2,6 +2,7 @@ package relaycheck
 
 import (
 	"bytes"
+	"crypto/tls"
 	"strings"
 	"testing"
 	"time"
@@ -237,6 +238,7 @@ func TestServerRefusingEverySession(t *testing.T) {
 		{"421 to every command", script{all421: true}},
 		{"closes after the greeting", script{dropAfterBanner: true}},
 	} {
+		sc := sc
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			r, srv, elapsed := runScript(t, sc.sc, func(o Options) Options {
@@ -488,5 +490,28 @@ func TestJudgeNeverAttributesAnotherRcptsReply(t *testing.T) {
 		if c := got[n]; c.Reply != "" || c.Command != "" || !strings.Contains(c.Detail, "never sent") {
 			t.Errorf("%s, never sent: %q %q %q", n, c.Command, c.Reply, c.Detail)
 		}
+	}
+}
+
+// A server whose STARTTLS works but which answers every RCPT with 421 and
+// closes: TLS is judged once and does not reset the bound on sessions
+// ended in a row, so the run stops after a few connections.
+func TestWorkingTLSThen421EveryRcpt(t *testing.T) {
+	srvTLS, pool := testCert(t)
+	r, srv, elapsed := runScript(t, script{tlsOK: srvTLS, rcptReply: "421 4.7.0 Try again later, closing connection", maxErrors: 1}, func(o Options) Options {
+		o.Session.TLSConfig = &tls.Config{RootCAs: pool}
+		return o
+	})
+	for _, c := range r.Checks {
+		if c.Verdict == Pass && c.Name != CheckStartTLS && c.Name != CheckAuthMechanisms && c.Name != CheckAuthBeforeTLS {
+			t.Errorf("%s: PASS on a server that answered every RCPT with 421 (%s)", c.Name, c.Detail)
+		}
+	}
+	wantVerdicts(t, r, Inconclusive, CheckOpenRelay)
+	if got := srv.connections(); got > maxEndedInARow+1 {
+		t.Errorf("%d connections, want at most %d: a working STARTTLS must not reset the bound", got, maxEndedInARow+1)
+	}
+	if elapsed > 5*time.Second {
+		t.Errorf("took %s", elapsed)
 	}
 }

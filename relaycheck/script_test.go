@@ -43,6 +43,9 @@ type script struct {
 	// other authFail (a temporary failure, say).
 	auth     bool
 	authFail string
+	// tlsOK offers a STARTTLS that works (this certificate), and goes on
+	// inside TLS.
+	tlsOK *tls.Config
 }
 
 // scriptServer serves a script on loopback and records what it saw.
@@ -153,7 +156,8 @@ func (s *scriptServer) serve(c net.Conn, rec *scriptConn) {
 		_ = tls.Server(c, &tls.Config{}).Handshake()
 		return
 	}
-	w := func(line string) { _, _ = io.WriteString(c, line+"\r\n") }
+	conn := net.Conn(c) // becomes the TLS connection after a working STARTTLS
+	w := func(line string) { _, _ = io.WriteString(conn, line+"\r\n") }
 	w("220 mx.example.test ESMTP scripted")
 	if sc.dropAfterBanner {
 		return
@@ -195,7 +199,7 @@ func (s *scriptServer) serve(c net.Conn, rec *scriptConn) {
 		switch verb {
 		case "EHLO":
 			w("250-mx.example.test")
-			if sc.brokenStartTLS {
+			if sc.brokenStartTLS || (sc.tlsOK != nil && conn == c) {
 				w("250-STARTTLS")
 			}
 			if sc.auth {
@@ -205,6 +209,15 @@ func (s *scriptServer) serve(c net.Conn, rec *scriptConn) {
 		case "HELO", "NOOP", "RSET":
 			w("250 2.0.0 Ok")
 		case "STARTTLS":
+			if sc.tlsOK != nil && conn == c {
+				w("220 2.0.0 Ready to start TLS")
+				tc := tls.Server(&readerConn{Conn: c, r: br}, sc.tlsOK)
+				if tc.Handshake() != nil {
+					return
+				}
+				conn, br = tc, bufio.NewReader(tc)
+				break
+			}
 			if !sc.brokenStartTLS {
 				ok = reply("502 5.5.1 STARTTLS not offered")
 				break
