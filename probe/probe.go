@@ -58,8 +58,9 @@ type Options struct {
 	LocalInterface string
 	DNSServer      string
 	RoutingDomain  string // MX of this domain instead of the recipient's (--copy-routing)
-	// FirstMXOnly connects to the most preferred MX host only, as swaks
-	// does, instead of trying the others in order as an MTA does.
+	// FirstMXOnly connects to the most preferred MX host only, and stays
+	// with the first address that accepts a connection, as swaks does,
+	// instead of trying the others in order as an MTA does.
 	FirstMXOnly bool
 	Resolver    mxlookup.Resolver // overrides DNSServer (tests)
 
@@ -222,8 +223,8 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		Hosts: hosts, Port: port, Network: o.Network, LocalAddr: o.LocalInterface, Resolver: resolver,
 		EHLOName: o.EHLO, Protocol: o.Protocol,
 		TLSMode: o.TLSMode, TLSVerify: o.TLSVerify, TLSServerName: o.TLSSNI, TLSConfig: tlsCfg, TLSFailSameConnection: o.TLSFailSameConnection,
-		HELOAfterAnyEHLORefusal: o.HELOAfterAnyEHLORefusal,
-		Auth:                    o.Auth, AuthProbe: o.AuthProbe, AuthOptional: o.AuthOptional, AuthOptionalStrict: o.AuthOptionalStrict, AuthMechs: o.AuthMechs, AuthUser: o.AuthUser, AuthPassword: o.AuthPassword, AuthPlaintext: o.AuthPlaintext,
+		HELOAfterAnyEHLORefusal: o.HELOAfterAnyEHLORefusal, FirstConnectionFinal: o.FirstMXOnly,
+		Auth: o.Auth, AuthProbe: o.AuthProbe, AuthOptional: o.AuthOptional, AuthOptionalStrict: o.AuthOptionalStrict, AuthMechs: o.AuthMechs, AuthUser: o.AuthUser, AuthPassword: o.AuthPassword, AuthPlaintext: o.AuthPlaintext,
 		From: o.From, To: o.To,
 		QuitAfter: quitAfter, DropAfter: dropAfter, Timeout: o.Timeout, SessionTimeout: o.SessionTimeout,
 		Recorder: rec,

@@ -88,6 +88,11 @@ type Config struct {
 	// the replies that mean "EHLO not understood" (500, 502, 550, 554),
 	// and never after STARTTLS, where a refusal is the finding (exit 32).
 	HELOAfterAnyEHLORefusal bool
+	// FirstConnectionFinal is swaks's candidate rule: the next address is
+	// tried only when a connection cannot be made; once one is made, a
+	// silent or refusing greeting ends the session there (exit 21) instead
+	// of moving on to the next address, as an MTA would.
+	FirstConnectionFinal bool
 
 	Auth          bool
 	AuthMechs     []string // "" = choose among advertised

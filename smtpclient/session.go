@@ -468,6 +468,9 @@ func (s *session) tryAddress(h Host, addr string, canMoveOn, last bool) (bool, c
 	s.res.Host, s.res.Address, s.res.LocalAddr = h.Name, c.RemoteAddr().String(), c.LocalAddr().String()
 	s.rec.Infof("Connected to %s (%s) from %s in %.1f ms", h.Name, c.RemoteAddr(), c.LocalAddr(), transcript.Millis(s.rec.Since()-start))
 
+	if s.cfg.FirstConnectionFinal {
+		canMoveOn = false
+	}
 	if s.cfg.TLSMode == TLSImplicit {
 		if err := s.handshake(true); err != nil {
 			s.raw.Close()

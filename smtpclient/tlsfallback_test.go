@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -341,6 +342,81 @@ func TestFallbackConnectionIsClosed(t *testing.T) {
 		case <-srv.closed:
 		case <-time.After(3 * time.Second):
 			t.Fatalf("connection %d of 2 still open after the session ended", i+1)
+		}
+	}
+}
+
+// swaks stays with the first address that accepts a connection: a refusing
+// greeting there is exit 21, where an MTA moves on to the next address.
+func TestFirstConnectionFinal(t *testing.T) {
+	// Linux answers on all of 127.0.0.0/8; elsewhere (macOS) only
+	// 127.0.0.1 may exist, which is a skip outside CI.
+	skip := t.Skipf
+	if os.Getenv("CI") == "true" {
+		skip = t.Fatalf
+	}
+	refusing, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		skip("no 127.0.0.2 on this machine: %v", err)
+		return
+	}
+	_, port := hostPort(t, refusing.Addr().String())
+	good, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		refusing.Close()
+		skip("port %d not free on 127.0.0.1: %v", port, err)
+		return
+	}
+	serve := func(ln net.Listener, banner string) {
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					io.WriteString(c, banner)
+					br := bufio.NewReader(c)
+					for {
+						l, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						switch {
+						case strings.HasPrefix(l, "QUIT"):
+							io.WriteString(c, "221 bye\r\n")
+							return
+						case strings.HasPrefix(l, "DATA"):
+							io.WriteString(c, "354 go\r\n")
+							for l != ".\r\n" && err == nil {
+								l, err = br.ReadString('\n')
+							}
+							io.WriteString(c, "250 queued\r\n")
+						default:
+							io.WriteString(c, "250 ok\r\n")
+						}
+					}
+				}()
+			}
+		}()
+	}
+	serve(refusing, "554 5.7.1 not you\r\n")
+	serve(good, "220 good ESMTP\r\n")
+	for _, final := range []bool{false, true} {
+		cfg := baseConfig(t, good.Addr().String())
+		cfg.TLSMode = TLSNone
+		cfg.Hosts = []Host{{Name: "two.test"}}
+		cfg.Resolver = fakeResolver{"two.test": {net.ParseIP("127.0.0.2"), net.ParseIP("127.0.0.1")}}
+		cfg.FirstConnectionFinal = final
+		res := Run(context.Background(), cfg)
+		want := ExitOK
+		if final {
+			want = ExitBanner
+		}
+		if res.ExitCode != want {
+			t.Errorf("FirstConnectionFinal=%v: exit %d (%v), want %d", final, res.ExitCode, res.Err, want)
 		}
 	}
 }

@@ -42,7 +42,7 @@ func TestHelpGolden(t *testing.T) {
 					t.Fatalf("control byte %q at %d: %q", r, i, out[max(0, i-40):min(len(out), i+10)])
 				}
 			}
-			if !strings.HasPrefix(out, "Usage: probe") {
+			if !strings.HasPrefix(out, "Usage: probe") && !(tc.asSwaks && strings.HasPrefix(out, "Usage: swaks")) {
 				t.Errorf("does not start with the usage line: %q", firstLine(out))
 			}
 			_, opts, ok := strings.Cut(out, "\n\nOptions:\n")

@@ -33,6 +33,17 @@ Examples:
   swaks -s smtp.example.org -t x@y.org             swaks's defaults (probe linked as swaks, or --compat swaks)
 `
 
+// swaksUsage heads the help under swaks's name: no subcommands there, and
+// the defaults that differ from the probe's own.
+const swaksUsage = `Usage: swaks [options]             smtpprobe with swaks's defaults (invoked as swaks)
+
+Every default is swaks's: no TLS unless asked, --tls-optional goes on on the
+same connection after a failed handshake, the most preferred MX only, HELO
+after any EHLO refusal. Credentials still never go over a connection without
+TLS unless --auth-plaintext is given. Diagnosis, --json and redaction work as
+in probe.
+`
+
 // parseSession translates swaks spellings and parses the session flags.
 func parseSession(name string, args []string, io stdio) (*sessionFlags, *pflag.FlagSet, error) {
 	f := &sessionFlags{}
@@ -58,13 +69,13 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 	f, fs, err := parseSession("probe", args, io)
 	if err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			writeHelp(io.out, sessionUsage, fs)
+			writeHelp(io.out, usageFor(io), fs)
 			return 0
 		}
 		return usageError(io, err)
 	}
 	if f.help {
-		writeHelp(io.out, sessionUsage, fs)
+		writeHelp(io.out, usageFor(io), fs)
 		return 0
 	}
 	if f.version {
@@ -487,6 +498,15 @@ func defaultFrom() string {
 		host = "localhost.localdomain"
 	}
 	return name + "@" + host
+}
+
+// usageFor is the session help's head: the probe's, or swaks's under its
+// name.
+func usageFor(io stdio) string {
+	if io.swaks {
+		return swaksUsage
+	}
+	return sessionUsage
 }
 
 // writeHelp prints a subcommand's help in the one layout every subcommand
