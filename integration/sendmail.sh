@@ -21,8 +21,9 @@
 #
 # No mail can leave the machine: DNS is off (service switch "hosts files",
 # FEATURE(nocanonify)), a catch-all mailertable entry sends every non-local
-# domain to Sendmail's built-in discard mailer, and as a second fence the
-# smart host is [127.0.0.1] on port 9 (closed) for every SMTP mailer.
+# domain to the local "relayed" file mailer (the message is filed under
+# $SMTPPROBE_IT_DIR/sendmail/relayed/), and as a second fence the smart host
+# is [127.0.0.1] on port 9 (closed) for every SMTP mailer.
 set -euo pipefail
 
 BASE=${SMTPPROBE_IT_DIR:-/tmp/smtpprobe-it}
