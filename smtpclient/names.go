@@ -71,6 +71,7 @@ var queueIDPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)queued as ([A-Za-z0-9]+)`),                           // Postfix
 	regexp.MustCompile(`(?i)\bid=([A-Za-z0-9-]+)`),                               // Exim "OK id=1abc-000123-AB"
 	regexp.MustCompile(`(?i)\b([A-Za-z0-9]{14,}) Message accepted`),              // Sendmail
+	regexp.MustCompile(`(?i)\b([0-9a-f]{8}) Message accepted for delivery`),      // OpenSMTPD (the message ID)
 	regexp.MustCompile(`(?i)<([^>]+)>(?: \[[^\]]*\])* Queued mail for delivery`), // Exchange
 	regexp.MustCompile(`(?i)^OK\s+\d+\s+([a-z0-9.-]+)\s+-\s+gsmtp`),              // Gmail
 	regexp.MustCompile(`(?i)\bqueued with id ([A-Za-z0-9.-]+)`),                  // generic

@@ -74,6 +74,7 @@ func TestQueueID(t *testing.T) {
 		"250 2.0.0 Ok: queued as 4XyZ12AbC":                            "4XyZ12AbC",
 		"250 OK id=1tAbCd-000123-Xy":                                   "1tAbCd-000123-Xy",
 		"250 2.0.0 4BQ1abc123456789 Message accepted for delivery":     "4BQ1abc123456789",
+		"250 2.0.0 eb3cff3e Message accepted for delivery":             "eb3cff3e",
 		"250 OK 1700000000 a1si123456.123 - gsmtp":                     "a1si123456.123",
 		"250 2.6.0 <abc@host> [InternalId=1] Queued mail for delivery": "abc@host",
 		"250 Ok": "",
