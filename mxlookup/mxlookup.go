@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/smtpprobe/smtpprobe/dnsclient"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -209,4 +210,17 @@ func IsTemporary(err error) bool {
 func isNotFound(err error) bool {
 	var dnsErr *net.DNSError
 	return errors.As(err, &dnsErr) && dnsErr.IsNotFound
+}
+
+// Resolver is what MX lookup needs from DNS; *dnsclient.Client and
+// *net.Resolver satisfy it, and tests fake it.
+type Resolver interface {
+	LookupMX(ctx context.Context, domain string) ([]*net.MX, error)
+	LookupIP(ctx context.Context, network, host string) ([]net.IP, error) // network: "ip", "ip4", "ip6"
+}
+
+// NewResolver returns the probe's DNS client (package dnsclient) for
+// server, or for the nameservers of /etc/resolv.conf when server is "".
+func NewResolver(server string) (Resolver, error) {
+	return dnsclient.New(server)
 }
