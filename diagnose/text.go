@@ -168,6 +168,9 @@ func WriteText(w io.Writer, d Diagnosis) error {
 	}
 	line("Phase", printable(ph))
 	line("Confidence", strconv.FormatFloat(d.Confidence, 'f', 2, 64))
+	if d.Confirmation != "" {
+		line("Confirmed", printable(d.Confirmation))
+	}
 	if d.Source != "" {
 		line("Source", printable(d.Source))
 	}

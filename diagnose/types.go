@@ -78,4 +78,8 @@ type Diagnosis struct {
 	EnhancedMeaning string `json:"enhanced_meaning,omitempty"` // RFC 3463/5248 registry meaning of the enhanced code
 	RuleID          string `json:"rule_id,omitempty"`          // id of the rule that decided the category
 	Source          string `json:"source,omitempty"`           // RFC section or provider documentation behind that rule
+	// Confirmation is what the sender checks (PTR, SPF, DMARC, DNSBL...)
+	// made of the cause: confirmed, contradicted, inconclusive or
+	// not-checked (DESIGN.md); "" where no session could check (explain).
+	Confirmation string `json:"confirmation,omitempty"`
 }
