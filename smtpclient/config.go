@@ -131,6 +131,12 @@ type Config struct {
 	SessionTimeout time.Duration // the whole session (default 5 min)
 
 	Recorder *transcript.Recorder
+
+	// OnEgress, when set, is called once, just before the first EHLO,
+	// with the connection's local IP and the EHLO name: the sender checks
+	// (PTR, SPF, DMARC...) start there and run while the session goes on.
+	// It must not block.
+	OnEgress func(localIP, ehloName string)
 }
 
 // QuitAfter values (swaks names; aliases are mapped by NormalizeQuitAfter).

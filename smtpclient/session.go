@@ -560,6 +560,15 @@ func (s *session) hello() bool {
 		if s.res.EHLOName == "" {
 			s.res.EHLOName = DefaultEHLOName(s.ctx, s.conn.LocalAddr())
 		}
+		if s.cfg.OnEgress != nil {
+			ip := ""
+			if ta, ok := s.conn.LocalAddr().(*net.TCPAddr); ok {
+				ip = ta.IP.String()
+			} else if h, _, err := net.SplitHostPort(s.conn.LocalAddr().String()); err == nil {
+				ip = h
+			}
+			s.cfg.OnEgress(ip, s.res.EHLOName)
+		}
 	}
 	verb := "EHLO"
 	switch s.cfg.Protocol {

@@ -420,3 +420,17 @@ func TestFirstConnectionFinal(t *testing.T) {
 		}
 	}
 }
+
+// OnEgress fires once, before the first EHLO, with the local IP and the
+// EHLO name, also when a fallback reconnects.
+func TestOnEgress(t *testing.T) {
+	srv := startBrokenTLSServer(t)
+	cfg := baseConfig(t, srv.addr)
+	cfg.TLSMode = TLSOptional
+	var calls []string
+	cfg.OnEgress = func(ip, name string) { calls = append(calls, ip+" "+name) }
+	res := Run(context.Background(), cfg)
+	if res.ExitCode != ExitOK || len(calls) != 1 || calls[0] != "127.0.0.1 client.test" {
+		t.Fatalf("exit %d, OnEgress calls %q", res.ExitCode, calls)
+	}
+}
