@@ -34,6 +34,7 @@ type Engine struct {
 	enhSubject map[string]string    // "7" -> title
 
 	hints  []phaseHint
+	likely []phaseLikely
 	advice []*rule
 
 	categories    map[string]string
@@ -100,7 +101,9 @@ func (e *Engine) Diagnose(in Input) (d Diagnosis) {
 		}
 	})
 
-	// Phase: given, inferred from the text, from the code, or unknown.
+	// Phase: given, inferred from the text, from the code, or unknown
+	// (then perhaps the likeliest for the category, once it is known).
+	unknownPhaseAt := -1
 	phase := strings.ToLower(strings.TrimSpace(in.Phase))
 	if phase == "" || phase == PhaseAny || !validPhase(phase) {
 		if phase != "" && phase != PhaseAny {
@@ -115,6 +118,7 @@ func (e *Engine) Diagnose(in Input) (d Diagnosis) {
 			phase = ph
 			d.Evidence = append(d.Evidence, "phase "+ph+" inferred from reply code "+strconv.Itoa(p.code))
 		} else {
+			unknownPhaseAt = len(d.Evidence)
 			d.Evidence = append(d.Evidence, "phase unknown: nothing in the reply fixes it")
 		}
 	}
@@ -222,6 +226,20 @@ func (e *Engine) Diagnose(in Input) (d Diagnosis) {
 		d.Evidence = append(d.Evidence, "no rule matched")
 	}
 
+	if unknownPhaseAt >= 0 {
+		// Nothing names the step, but what the reply is about usually
+		// does: a refused relay is refused at RCPT, spam is judged after
+		// the final dot. The category was decided without a phase, so
+		// the guess cannot feed back into it; it is reported as inferred
+		// and says why.
+		if l := e.likelyPhase(d.Category, p.code, p.enhanced, &hits); l != nil {
+			phase = l.phase
+			d.Phase = phase
+			d.CodeMeaning = e.CodeMeaning(p.code, phase)
+			d.Evidence[unknownPhaseAt] = "phase " + phase + " inferred as the likeliest step: " + l.why
+		}
+	}
+
 	d.NextSteps = e.applyAdvice(d.NextSteps, d.Category, phase, p.code, sv, td)
 	if d.NextSteps == nil {
 		d.NextSteps = []string{}
@@ -257,6 +275,52 @@ func (e *Engine) phaseFromText(hits *keywordHits) (string, string) {
 		}
 	}
 	return "", ""
+}
+
+// likelyPhase returns the first entry of the likely-phase table whose
+// conditions all hold, or nil.
+func (e *Engine) likelyPhase(category string, code int, enhanced string, hits *keywordHits) *phaseLikely {
+next:
+	for i := range e.likely {
+		l := &e.likely[i]
+		if len(l.categories) > 0 && !phaseIn(l.categories, category) {
+			continue
+		}
+		if len(l.codes) > 0 {
+			ok := false
+			for _, c := range l.codes {
+				ok = ok || c == code
+			}
+			if !ok {
+				continue
+			}
+		}
+		if len(l.enh) > 0 {
+			ok := false
+			for _, pat := range l.enh {
+				ok = ok || matchEnhanced(pat, enhanced)
+			}
+			if !ok {
+				continue
+			}
+		}
+		if len(l.anyKW) > 0 {
+			ok := false
+			for _, id := range l.anyKW {
+				ok = ok || hits.has(id)
+			}
+			if !ok {
+				continue
+			}
+		}
+		for _, id := range l.notKW {
+			if hits.has(id) {
+				continue next
+			}
+		}
+		return l
+	}
+	return nil
 }
 
 // codeApplies checks a rule's code, class and enhanced conditions.

@@ -153,14 +153,14 @@ func TestParsing(t *testing.T) {
 		permanent bool
 	}{
 		{[]string{"550-5.7.1 [192.0.2.1] The IP address sending this message does not have a PTR", "550-5.7.1 record setup. As a policy, Gmail does not accept messages from IPs", "550 5.7.1 with missing PTR records."},
-			550, "5.7.1", "any", true, "rdns-ptr", "text rule gmail-ptr", true},
+			550, "5.7.1", "end-of-data", true, "rdns-ptr", "text rule gmail-ptr", true},
 		{[]string{"host mx.example.com[192.0.2.7] said: 550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown in local recipient table (in reply to RCPT TO command)"},
 			550, "5.1.1", "rcpt", true, "recipient-unknown", "inferred from the text", true},
 		{[]string{"SMTP error from remote mail server after end of data: 550-5.7.1 [61.14.232.40] The IP address sending this message does not have a PTR\\n550-5.7.1 record setup."},
 			550, "5.7.1", "end-of-data", true, "rdns-ptr", "end of data", true},
-		{[]string{"Diagnostic-Code: smtp; 552 5.2.2 Over quota"}, 552, "5.2.2", "any", true, "mailbox-full", "agrees", true},
-		{[]string{"Sorry, no mailbox here by that name. (#5.1.1)"}, 0, "5.1.1", "any", true, "recipient-unknown", "inside the text", true},
-		{[]string{"5.7.26 Unauthenticated email is not accepted"}, 0, "5.7.26", "any", true, "dmarc-policy", "start of the first line", true},
+		{[]string{"Diagnostic-Code: smtp; 552 5.2.2 Over quota"}, 552, "5.2.2", "rcpt", true, "mailbox-full", "agrees", true},
+		{[]string{"Sorry, no mailbox here by that name. (#5.1.1)"}, 0, "5.1.1", "rcpt", true, "recipient-unknown", "inside the text", true},
+		{[]string{"5.7.26 Unauthenticated email is not accepted"}, 0, "5.7.26", "end-of-data", true, "dmarc-policy", "start of the first line", true},
 		{[]string{"354 Go ahead"}, 354, "", "data", true, "accepted", "inferred from reply code 354", false},
 		{[]string{"554 5.2.2 mailbox full"}, 554, "5.2.2", "rcpt", false, "mailbox-full", "", true},
 	}

@@ -170,6 +170,22 @@ type phasesFile struct {
 		Phase string   `json:"phase"`
 		Any   []string `json:"any"`
 	} `json:"hints"`
+	Likely []likelyJSON `json:"likely"`
+}
+
+// likelyJSON is one entry of the likely-phase table: when the text names no
+// step, the category (and the code, the enhanced code or the wording) still
+// makes one step likeliest: a relay is refused at RCPT, content after the
+// final dot. Every condition given must hold; the first entry that holds
+// wins, so the file reads as a decision list from specific to general.
+type likelyJSON struct {
+	Phase      string   `json:"phase"`
+	Categories []string `json:"categories"`
+	Codes      []int    `json:"codes"`
+	Enhanced   []string `json:"enhanced"` // "x.1.1", "5.3.4", "x.6.*"
+	Any        []string `json:"any"`
+	Not        []string `json:"not"`
+	Why        string   `json:"why"` // shown in the evidence
 }
 
 // rule is a compiled rule.
@@ -209,6 +225,17 @@ type enhEntry struct {
 type phaseHint struct {
 	phase string
 	kw    []int32
+}
+
+// phaseLikely is a compiled likelyJSON.
+type phaseLikely struct {
+	phase      string
+	categories []string
+	codes      []int
+	enh        []string
+	anyKW      []int32
+	notKW      []int32
+	why        string
 }
 
 // decodeFile reads one rules file and decodes it strictly.
@@ -441,6 +468,45 @@ func (e *Engine) loadPhases(fsys fs.FS) error {
 			ph.kw = append(ph.kw, id)
 		}
 		e.hints = append(e.hints, ph)
+	}
+	for i, l := range f.Likely {
+		where := fmt.Sprintf("phases.json: likely[%d]", i)
+		if !validPhase(l.Phase) || l.Phase == PhaseAny {
+			return fmt.Errorf("%s: bad phase %q", where, l.Phase)
+		}
+		if l.Why == "" {
+			return fmt.Errorf("%s: needs a why: the evidence shows it", where)
+		}
+		pl := phaseLikely{phase: l.Phase, categories: l.Categories, codes: l.Codes, why: l.Why}
+		for _, c := range l.Categories {
+			if _, ok := e.categories[c]; !ok {
+				return fmt.Errorf("%s: unknown category %q", where, c)
+			}
+		}
+		for _, p := range l.Enhanced {
+			if !validEnhancedPattern(p) {
+				return fmt.Errorf("%s: bad enhanced pattern %q", where, p)
+			}
+			pl.enh = append(pl.enh, strings.ToLower(p))
+		}
+		for _, w := range l.Any {
+			id, err := e.kw.add(normalize(w, maxMatchText))
+			if err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			pl.anyKW = append(pl.anyKW, id)
+		}
+		for _, w := range l.Not {
+			id, err := e.kw.add(normalize(w, maxMatchText))
+			if err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			pl.notKW = append(pl.notKW, id)
+		}
+		if len(pl.categories)+len(pl.codes)+len(pl.enh)+len(pl.anyKW) == 0 {
+			return fmt.Errorf("%s: no condition: a phase must rest on something in the reply", where)
+		}
+		e.likely = append(e.likely, pl)
 	}
 	return nil
 }
