@@ -88,6 +88,8 @@ type Options struct {
 	Now         func() time.Time
 	Rand        *rand.Rand // MX shuffle among equal preferences; nil = stable order
 	Engine      Diagnoser  // diagnose.New() or a *diagnose.Lazy; nil: no diagnosis of replies
+
+	pinned *pinnedAddress // set by RunAllMX: one address of one host (allmx.go)
 }
 
 // Diagnoser explains a reply; *diagnose.Engine and *diagnose.Lazy are ones.
@@ -206,7 +208,7 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 	}
 
 	hosts := []smtpclient.Host{{Name: host}}
-	if host == "" {
+	if host == "" && o.pinned == nil {
 		hosts, err = mxHosts(ctx, o, resolver, rec, report)
 		if err != nil {
 			if errors.Is(ctx.Err(), context.Canceled) {
@@ -229,7 +231,7 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		QuitAfter: quitAfter, DropAfter: dropAfter, Timeout: o.Timeout, SessionTimeout: o.SessionTimeout,
 		Recorder: rec,
 	}
-	if sendsMessage(quitAfter, dropAfter) {
+	if sendsMessage(quitAfter, dropAfter) && o.pinned == nil {
 		// Build the message before connecting: a bad option or an
 		// unreadable file is a usage error found at once, and standard
 		// input is read completely, outside any SMTP deadline.
@@ -248,6 +250,7 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		cfg.EightBitMessage = msg.EightBit
 		cfg.UTF8Message = msg.UTF8Headers
 	}
+	o.pinned.apply(&cfg, report, rec) // --all-mx: this address, the shared message
 	res := smtpclient.Run(ctx, cfg)
 	return finish(report, rec, o, res, nil), res, nil
 }

@@ -31,6 +31,17 @@ type Report struct {
 	// went on in clear.
 	TLSFallback *TLSFallback `json:"tls_fallback,omitempty"`
 	Duration    float64      `json:"duration_ms"`
+	// MXMatrix (--all-mx) has one entry per MX address probed, in MX
+	// order; the top-level target, steps, tls, result and diagnosis are
+	// then those of the most preferred address that failed (or of the
+	// first when all succeeded). MXDifferences says in words how the
+	// addresses differ ([] when they do not), MXSummary counts the
+	// failures, MXSkipped the addresses left out by the cap. All absent
+	// without --all-mx (see matrix.go).
+	MXMatrix      []MXEntry `json:"mx_matrix,omitzero"`
+	MXDifferences []string  `json:"mx_differences,omitzero"`
+	MXSummary     string    `json:"mx_summary,omitempty"`
+	MXSkipped     int       `json:"mx_skipped,omitempty"`
 }
 
 // Tool names the program that made the report.
