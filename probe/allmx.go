@@ -437,29 +437,16 @@ func verb(v3, rest, kind string) phrase {
 	return phrase{one: v3 + rest, many: m + rest, kind: kind}
 }
 
-// phaseWords names a phase inside a sentence.
+// phaseWords names a phase inside a sentence ("refuses at RCPT TO",
+// "times out at the greeting").
 func phaseWords(p string) string {
 	switch p {
-	case smtpclient.PhaseBanner:
-		return "the banner"
-	case smtpclient.PhaseHelo:
-		return "EHLO"
-	case smtpclient.PhaseStartTLS:
-		return "STARTTLS"
-	case smtpclient.PhaseAuth:
-		return "AUTH"
-	case smtpclient.PhaseMail:
-		return "MAIL FROM"
-	case smtpclient.PhaseRcpt:
-		return "RCPT TO"
-	case smtpclient.PhaseData:
-		return "DATA"
+	case smtpclient.PhaseConnect:
+		return "connect"
 	case smtpclient.PhaseEndOfData:
 		return "the end of DATA"
-	case smtpclient.PhaseQuit:
-		return "QUIT"
 	}
-	return p
+	return phaseName(p)
 }
 
 func outcomePhrase(res *smtpclient.Result, r *transcript.Report) phrase {
@@ -507,7 +494,7 @@ func outcomePhrase(res *smtpclient.Result, r *transcript.Report) phrase {
 	case res.Phase == smtpclient.PhaseConnect:
 		return verb("cannot", "be reached ("+shortError(res.Err)+")", "unreachable")
 	case isTimeoutErr(res.Err) && res.Phase == smtpclient.PhaseBanner:
-		return verb("times", "out waiting for the banner", "timeout")
+		return verb("times", "out waiting for the greeting", "timeout")
 	case isTimeoutErr(res.Err):
 		return verb("times", "out at "+at, "timeout")
 	case res.ExitCode == smtpclient.ExitClosed:

@@ -310,15 +310,15 @@ func TestAllMXMatrix(t *testing.T) {
 
 	accepted := "mx1.example.test (127.0.0.2) and mx5.example.test (127.0.0.6) accept"
 	wantDiff := []string{
-		"mx4.example.test (127.0.0.5) times out waiting for the banner while " + accepted,
-		"mx2.example.test (127.0.0.3) refuses at the banner with 554 5.7.1 (ip-blocklisted) while " + accepted,
+		"mx4.example.test (127.0.0.5) times out waiting for the greeting while " + accepted,
+		"mx2.example.test (127.0.0.3) refuses at the greeting with 554 5.7.1 (ip-blocklisted) while " + accepted,
 		"mx3.example.test (127.0.0.4) refuses connections while " + accepted,
 		"only the certificate of mx5.example.test (127.0.0.6) has expired",
 		"the banner names differ: mx1.example.test (127.0.0.2) greets as mx1.example.test; mx5.example.test (127.0.0.6) greets as other.example.test",
 	}
 	wantExit, wantChosen, wantSummary := 21, "127.0.0.3", "3 of 5 addresses failed; exit 21 is that of mx2.example.test (127.0.0.3), the most preferred address that failed"
 	if v6 {
-		wantDiff = slices.Insert(wantDiff, 0, "the IPv6 address of mx1.example.test (::1) times out waiting for the banner while its IPv4 address (127.0.0.2) works")
+		wantDiff = slices.Insert(wantDiff, 0, "the IPv6 address of mx1.example.test (::1) times out waiting for the greeting while its IPv4 address (127.0.0.2) works")
 		wantChosen, wantSummary = "::1", "4 of 6 addresses failed; exit 21 is that of mx1.example.test (::1), the most preferred address that failed"
 	}
 	if !slices.Equal(report.MXDifferences, wantDiff) {
