@@ -876,18 +876,23 @@ func tlsDifferences(runs []mxRun) []string {
 	use := map[string]phrase{
 		"tls":      verb("uses", "TLS", ""),
 		"fallback": verb("falls", "back to clear after a failed TLS handshake", ""),
+		"failed":   verb("fails", "the TLS handshake", ""),
 		"none":     verb("does", "not offer STARTTLS", ""),
 		"unused":   verb("does", "not use TLS", ""),
 	}
+	// STARTTLS use is compared among the sessions that got past EHLO
+	// (implicit TLS has no choice to compare).
 	useKey := func(r mxRun) string {
-		if r.res == nil || r.entry.TLSColumn() == "-" && r.entry.TLS == nil {
+		if r.res == nil || r.report.Target.TLSMode == smtpclient.TLSImplicit.String() || r.entry.TLSColumn() == "-" {
 			return ""
 		}
 		switch {
-		case r.res.TLSActive || r.entry.TLS != nil && r.entry.TLS.HandshakeError == "":
+		case r.res.TLSActive:
 			return "tls"
 		case r.entry.TLSFallback != nil:
 			return "fallback"
+		case r.entry.TLS != nil && r.entry.TLS.HandshakeError != "":
+			return "failed"
 		case !r.res.StartTLS:
 			return "none"
 		}

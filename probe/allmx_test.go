@@ -664,3 +664,117 @@ func BenchmarkAllMX10(b *testing.B) {
 	}
 	b.ReportMetric(float64(worst.Milliseconds()), "worst-ms")
 }
+
+// fakeRun is one address's session for the differences tests.
+func fakeRun(host, ip string, p phrase, tlsInfo *transcript.TLSInfo, startTLS bool) mxRun {
+	ok := p.kind == ""
+	e := transcript.MXEntry{Host: host, Address: ip, Outcome: p.one, Failure: p.kind, Result: transcript.Result{OK: ok}, TLS: tlsInfo}
+	if ok {
+		e.Steps = []transcript.Step{{Phase: "helo", Reply: &transcript.Reply{Code: 250}}}
+	}
+	res := &smtpclient.Result{TLSActive: tlsInfo != nil && tlsInfo.HandshakeError == "", StartTLS: startTLS}
+	return mxRun{entry: e, phrase: p, ip: net.ParseIP(ip), res: res, report: &transcript.Report{Target: transcript.Target{TLSMode: "optional"}}}
+}
+
+// TestDifferencesInWords pins the sentences for the shapes the matrix
+// test does not reach: TLS use and versions, several certificate verdicts,
+// many agreeing addresses, a host split within one family, plurals.
+func TestDifferencesInWords(t *testing.T) {
+	accepts, refused, timeout := verb("accepts", "", ""), verb("refuses", "connections", "refused"), verb("times", "out at connect", "timeout")
+	tls13 := &transcript.TLSInfo{Version: "TLS 1.3", Verified: true}
+	tls12 := &transcript.TLSInfo{Version: "TLS 1.2", Verified: true}
+	bad := func(rt string) *transcript.TLSInfo {
+		return &transcript.TLSInfo{Version: "TLS 1.3", ResultType: transcript.NullString(rt)}
+	}
+	tests := []struct {
+		name string
+		runs []mxRun
+		want []string
+	}{
+		{"tls use and version", []mxRun{
+			fakeRun("mx1.example.org", "192.0.2.1", accepts, tls13, true),
+			fakeRun("mx1.example.org", "192.0.2.11", accepts, tls13, true),
+			fakeRun("mx2.example.org", "192.0.2.2", accepts, tls12, true),
+			fakeRun("mx3.example.org", "192.0.2.3", accepts, nil, false),
+		}, []string{
+			"mx3.example.org (192.0.2.3) does not offer STARTTLS while mx1.example.org (both addresses) and mx2.example.org (192.0.2.2) use TLS",
+			"mx2.example.org (192.0.2.2) negotiates TLS 1.2 while mx1.example.org (both addresses) negotiates TLS 1.3",
+		}},
+		{"only some certificates", []mxRun{
+			fakeRun("mx1.example.org", "192.0.2.1", accepts, tls13, true),
+			fakeRun("mx2.example.org", "192.0.2.2", accepts, bad("certificate-host-mismatch"), true),
+			fakeRun("mx3.example.org", "192.0.2.3", accepts, bad("certificate-host-mismatch"), true),
+		}, []string{"only the certificates of mx2.example.org (192.0.2.2) and mx3.example.org (192.0.2.3) do not match the host name"}},
+		{"several verdicts", []mxRun{
+			fakeRun("mx1.example.org", "192.0.2.1", accepts, tls13, true),
+			fakeRun("mx2.example.org", "192.0.2.2", accepts, bad("certificate-expired"), true),
+			fakeRun("mx3.example.org", "192.0.2.3", accepts, bad("certificate-not-trusted"), true),
+		}, []string{
+			"the certificate of mx2.example.org (192.0.2.2) has expired while that of mx1.example.org (192.0.2.1) verifies",
+			"the certificate of mx3.example.org (192.0.2.3) is not trusted while that of mx1.example.org (192.0.2.1) verifies",
+		}},
+		{"many agree", []mxRun{
+			fakeRun("mx1.example.org", "192.0.2.1", accepts, nil, false),
+			fakeRun("mx2.example.org", "192.0.2.2", accepts, nil, false),
+			fakeRun("mx3.example.org", "192.0.2.3", accepts, nil, false),
+			fakeRun("mx4.example.org", "192.0.2.4", accepts, nil, false),
+			fakeRun("mx5.example.org", "192.0.2.5", refused, nil, false),
+			fakeRun("mx6.example.org", "192.0.2.6", refused, nil, false),
+		}, []string{"mx5.example.org (192.0.2.5) and mx6.example.org (192.0.2.6) refuse connections while the 4 other addresses accept"}},
+		{"no success: the commonest is the reference", []mxRun{
+			fakeRun("mx1.example.org", "192.0.2.1", timeout, nil, false),
+			fakeRun("mx2.example.org", "192.0.2.2", refused, nil, false),
+			fakeRun("mx3.example.org", "192.0.2.3", refused, nil, false),
+		}, []string{"mx1.example.org (192.0.2.1) times out at connect while mx2.example.org (192.0.2.2) and mx3.example.org (192.0.2.3) refuse connections"}},
+		{"one family disagrees within itself", []mxRun{
+			fakeRun("mx1.example.org", "192.0.2.1", accepts, nil, false),
+			fakeRun("mx1.example.org", "192.0.2.11", refused, nil, false),
+			fakeRun("mx2.example.org", "192.0.2.2", accepts, nil, false),
+		}, []string{"the addresses of mx1.example.org disagree: 192.0.2.1 works; 192.0.2.11 refuses connections"}},
+		{"families in the plural", []mxRun{
+			fakeRun("mx1.example.org", "192.0.2.1", accepts, nil, false),
+			fakeRun("mx1.example.org", "192.0.2.11", accepts, nil, false),
+			fakeRun("mx1.example.org", "2001:db8::1", timeout, nil, false),
+			fakeRun("mx1.example.org", "2001:db8::11", timeout, nil, false),
+		}, []string{"the IPv6 addresses of mx1.example.org (2001:db8::1, 2001:db8::11) time out at connect while its IPv4 addresses (192.0.2.1, 192.0.2.11) work"}},
+		{"all alike", []mxRun{
+			fakeRun("mx1.example.org", "192.0.2.1", refused, nil, false),
+			fakeRun("mx2.example.org", "192.0.2.2", refused, nil, false),
+		}, []string{}},
+	}
+	for _, tt := range tests {
+		if got := differences(tt.runs); !slices.Equal(got, tt.want) || got == nil {
+			t.Errorf("%s:\n got %q\nwant %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestAllMXImplicitAndServer: a domain without MX is probed at its own
+// addresses (implicit MX), and -s HOST probes every address of that host.
+func TestAllMXImplicitAndServer(t *testing.T) {
+	port := sharedPort(t, []loopHost{{ip: "127.0.0.2", kind: loopSilent}, {ip: "127.0.0.3", kind: loopClosed}})
+	dns := dnstest.Start(t, dnstest.Zone{
+		"example.test.":     {A: []string{"127.0.0.2", "127.0.0.3"}},
+		"mx9.example.test.": {A: []string{"127.0.0.3", "127.0.0.2"}},
+	})
+	o := allMXOptions(t, dns, port, nil)
+	o.Timeout, o.QuitAfter = 200*time.Millisecond, "banner"
+	report, err := RunAllMX(context.Background(), o, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.MXMatrix) != 2 || !report.MXMatrix[0].Implicit || report.Target.Source != "implicit-mx" || report.Result.ExitCode != 21 {
+		t.Fatalf("implicit MX: %+v, target %+v, exit %d", report.MXMatrix, report.Target, report.Result.ExitCode)
+	}
+	if want := []string{"the addresses of example.test disagree: 127.0.0.2 times out waiting for the greeting; 127.0.0.3 refuses connections"}; !slices.Equal(report.MXDifferences, want) {
+		t.Errorf("differences %q, want %q", report.MXDifferences, want)
+	}
+	o.Server = "mx9.example.test"
+	report, err = RunAllMX(context.Background(), o, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(report.MXMatrix) != 2 || report.MXMatrix[0].Address != "127.0.0.3" || report.Target.Source != "server" || report.Result.ExitCode != 2 {
+		t.Fatalf("-s: %+v, target %+v, exit %d", report.MXMatrix, report.Target, report.Result.ExitCode)
+	}
+}

@@ -283,6 +283,17 @@ func WriteMatrixMarkdown(w io.Writer, r *Report, opts MatrixOptions) error {
 		all.Events = append(all.Events, e.Events...)
 	}
 	fence := codeFence(all)
+	if !r.Result.OK || len(r.Result.RejectedRcpts) > 0 {
+		if _, err := io.WriteString(w, "\n### Diagnosis\n\n"+fence+"\n"); err != nil {
+			return err
+		}
+		if err := WriteAnnotation(w, r, opts.TextOptions); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(w, fence+"\n"); err != nil {
+			return err
+		}
+	}
 	for _, e := range r.MXMatrix {
 		if !opts.Transcripts && e.OK() {
 			continue

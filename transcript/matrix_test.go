@@ -102,6 +102,7 @@ func TestWriteMatrixMarkdown(t *testing.T) {
 		"### Differences\n\n- mx2.example.org",
 		"<summary>mx3.example.org (2001:db8::3): rcpt 554 5.7.1 ip-blocklisted (exit 24)</summary>",
 		"````\n<** 554 5.7.1 blocked using ```zen```\n````",
+		"### Diagnosis\n\n````\n\n*** Session failed at CONNECT (exit 2)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, out)
