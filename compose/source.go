@@ -221,7 +221,9 @@ func (b *builder) prepareStdin() error {
 	if uses == 0 || o.Stdin == nil {
 		return nil
 	}
-	if uses == 1 && !o.SpoolStdin {
+	// DKIM signing reads the message twice (see builder.sign), which a
+	// stream read once cannot serve.
+	if uses == 1 && !o.SpoolStdin && o.DKIM == nil {
 		b.stdin = &source{what: "standard input", once: o.Stdin, onceName: "standard input"}
 		return nil
 	}

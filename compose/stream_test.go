@@ -76,23 +76,7 @@ func TestLargeDataStreams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes and reads 64 MB")
 	}
-	p := filepath.Join(t.TempDir(), "big.eml")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(f, "Subject: big %DATE%\n\n"); err != nil {
-		t.Fatal(err)
-	}
-	line := []byte(strings.Repeat("0123456789 %TO_ADDRESS% ..DATE.. \\n", 2) + "\n")
-	for written := 0; written < 64<<20; written += len(line) {
-		if _, err := f.Write(line); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	p := writeLargeData(t, "Subject: big %DATE%\n\n", strings.Repeat("0123456789 %TO_ADDRESS% ..DATE.. \\n", 2)+"\n", 64<<20)
 	runtime.GC()
 	var before, stats runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -118,6 +102,29 @@ func TestLargeDataStreams(t *testing.T) {
 	if growth > 16<<20 {
 		t.Errorf("heap grew by %d MiB while streaming --data", growth>>20)
 	}
+}
+
+// writeLargeData writes a --data file of head then line repeated until
+// size bytes, and returns its path.
+func writeLargeData(t *testing.T, head, line string, size int) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "big.eml")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(f, head); err != nil {
+		t.Fatal(err)
+	}
+	for written := 0; written < size; written += len(line) {
+		if _, err := io.WriteString(f, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // peakWriter discards what it gets, keeps the start, and samples the heap.
