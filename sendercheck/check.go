@@ -102,4 +102,7 @@ type DMARCRecord struct {
 	ADKIM           string   `json:"adkim"`         // r or s
 	ASPF            string   `json:"aspf"`          // r or s
 	RUA             []string `json:"rua,omitempty"` // aggregate report addresses
+	// SPFAligned says whether the envelope sender's domain aligns with
+	// the checked domain under aspf (Run sets it when both are known).
+	SPFAligned *bool `json:"spf_aligned,omitempty"`
 }

@@ -2,9 +2,18 @@ package sendercheck
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
 
 	"github.com/smtpprobe/smtpprobe/dnsclient"
 )
+
+// maxConcurrent bounds the checks Run makes at once: each may send a dozen
+// queries (SPF includes), and a resolver flooded by one probe answers
+// SERVFAIL or rate-limits DNSBL queries.
+const maxConcurrent = 6
 
 // Input says what Run checks.
 type Input struct {
@@ -12,16 +21,115 @@ type Input struct {
 	ReportedIP     string   // the address the server says it saw (ReportedIP of its reply); preferred over IP when set, as NAT may hide the real one
 	EHLOName       string   // the name the probe gave in EHLO/HELO
 	MailFromDomain string   // the envelope sender's domain; "" for the null sender (SPF then checks the EHLO name)
-	FromDomain     string   // the From: header's domain (DMARC)
+	FromDomain     string   // the From: header's domain (DMARC); MailFromDomain when ""
 	Zones          []string // DNSBL zones; nil: DefaultDNSBLZones
-	// Checks names the checks to make (NamePTR, ...); empty: every check
-	// the input allows. NameDKIMKey is not made here (see dkimsign).
+	// Checks names the checks to make (NamePTR, ...; CategoryChecks gives
+	// those of a diagnosis); empty: every check the input allows.
+	// NameDKIMKey is not made here (see dkimsign).
 	Checks []string
+}
+
+// SourceIP is the address the checks use: the one the server reported,
+// else the probe's own.
+func (in Input) SourceIP() string {
+	if strings.TrimSpace(in.ReportedIP) != "" {
+		return strings.TrimSpace(in.ReportedIP)
+	}
+	return strings.TrimSpace(in.IP)
+}
+
+func (in Input) wants(name string) bool {
+	return len(in.Checks) == 0 || slices.Contains(in.Checks, name)
 }
 
 // Run makes the checks the input allows, concurrently but at most a few at
 // a time, each bounded by ctx, and returns them in a fixed order: ptr,
-// helo, spf, dmarc, sender-domain, then one dnsbl per zone.
+// helo, spf, dmarc, sender-domain, then one dnsbl per zone. A check the
+// input gives no subject for (no IP for ptr, no domain for dmarc) is not
+// made. When both the From: and the envelope domains are known, the dmarc
+// detail says whether SPF can align.
 func Run(ctx context.Context, r dnsclient.Resolver, in Input) []Check {
-	return nil
+	ip := in.SourceIP()
+	fromDomain := strings.TrimSpace(in.FromDomain)
+	if fromDomain == "" {
+		fromDomain = strings.TrimSpace(in.MailFromDomain)
+	}
+	zones := in.Zones
+	if zones == nil {
+		zones = DefaultDNSBLZones()
+	}
+
+	var tasks []func() []Check
+	if ip != "" && (in.wants(NamePTR) || in.wants(NameHELO)) {
+		tasks = append(tasks, func() []Check {
+			// HELO compares with the PTR names, so it waits for them.
+			var out []Check
+			ptr := PTR(ctx, r, ip)
+			if in.wants(NamePTR) {
+				out = append(out, ptr)
+			}
+			if in.wants(NameHELO) && in.EHLOName != "" {
+				out = append(out, HELO(ctx, r, in.EHLOName, ip, ptr.Names))
+			}
+			return out
+		})
+	} else if in.wants(NameHELO) && in.EHLOName != "" {
+		tasks = append(tasks, func() []Check { return []Check{HELO(ctx, r, in.EHLOName, ip, nil)} })
+	}
+	if in.wants(NameSPF) && ip != "" && (in.MailFromDomain != "" || in.EHLOName != "") {
+		tasks = append(tasks, func() []Check { return []Check{SPF(ctx, r, in.MailFromDomain, ip, in.EHLOName)} })
+	}
+	if in.wants(NameDMARC) && fromDomain != "" {
+		tasks = append(tasks, func() []Check {
+			c := DMARC(ctx, r, fromDomain)
+			addAlignment(&c, fromDomain, in.MailFromDomain)
+			return []Check{c}
+		})
+	}
+	if in.wants(NameSenderDomain) && in.MailFromDomain != "" {
+		tasks = append(tasks, func() []Check { return []Check{SenderDomain(ctx, r, in.MailFromDomain)} })
+	}
+	if in.wants(NameDNSBL) && ip != "" {
+		for _, z := range zones {
+			tasks = append(tasks, func() []Check { return []Check{DNSBL(ctx, r, z, ip)} })
+		}
+	}
+
+	results := make([][]Check, len(tasks))
+	sem := make(chan struct{}, maxConcurrent)
+	var wg sync.WaitGroup
+	for i, task := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Even with ctx done the task runs: its lookups fail at
+			// once as temperror, and the caller sees which checks
+			// were not made.
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = task()
+		}()
+	}
+	wg.Wait()
+	var out []Check
+	for _, cs := range results {
+		out = append(out, cs...)
+	}
+	return out
+}
+
+// addAlignment adds to a dmarc check whether the envelope sender's domain
+// can give an aligned SPF pass for fromDomain.
+func addAlignment(c *Check, fromDomain, mailFromDomain string) {
+	if c.DMARC == nil || mailFromDomain == "" {
+		return
+	}
+	mf := strings.ToLower(strings.TrimSuffix(mailFromDomain, "."))
+	aligned := Aligned(fromDomain, mf, c.DMARC.ASPF)
+	c.DMARC.SPFAligned = &aligned
+	if aligned {
+		c.Detail += fmt.Sprintf(" The envelope sender domain %s aligns with it (aspf=%s), so an SPF pass counts for DMARC.", mf, c.DMARC.ASPF)
+	} else {
+		c.Detail += fmt.Sprintf(" The envelope sender domain %s does not align with it (aspf=%s): SPF cannot satisfy DMARC for this mail, only a DKIM signature aligned with %s can.", mf, c.DMARC.ASPF, OrgDomain(fromDomain))
+	}
 }
