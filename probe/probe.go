@@ -23,6 +23,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/compose"
 	"github.com/smtpprobe/smtpprobe/diagnose"
+	"github.com/smtpprobe/smtpprobe/dnsclient"
 	"github.com/smtpprobe/smtpprobe/mxlookup"
 	"github.com/smtpprobe/smtpprobe/smtpclient"
 	"github.com/smtpprobe/smtpprobe/transcript"
@@ -58,6 +59,12 @@ type Options struct {
 	LocalInterface string
 	DNSServer      string
 	RoutingDomain  string // MX of this domain instead of the recipient's (--copy-routing)
+	// CheckSender runs the sender checks (PTR, HELO, SPF, DMARC, sender
+	// domain and the default DNSBLs) for any session (--check-sender);
+	// without it they run when the diagnosis is about the sender's
+	// identity. DNSBLZones are lists to ask too (--dnsbl).
+	CheckSender bool
+	DNSBLZones  []string
 	// FirstMXOnly connects to the most preferred MX host only, and stays
 	// with the first address that accepts a connection, as swaks does,
 	// instead of trying the others in order as an MTA does.
@@ -183,6 +190,14 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 			return nil, nil, &UsageError{Err: fmt.Errorf("--dns-server: %w", err)}
 		}
 	}
+	for _, z := range o.DNSBLZones {
+		if err := validZone(z); err != nil {
+			return nil, nil, usage("--dnsbl %q: %v", z, err)
+		}
+	}
+	dnsr, _ := resolver.(dnsclient.Resolver) // a test's MX-only fake has no checks
+	checks := newSenderChecks(ctx, o, dnsr)
+	checks.mayQuery = o.DNSServer != "" || o.Resolver != nil
 	if o.Message.Now.IsZero() {
 		o.Message.Now = o.Now()
 	}
@@ -251,8 +266,40 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		cfg.UTF8Message = msg.UTF8Headers
 	}
 	o.pinned.apply(&cfg, report, rec) // --all-mx: this address, the shared message
+	cfg.OnEgress = checks.onEgress
 	res := smtpclient.Run(ctx, cfg)
-	return finish(report, rec, o, res, nil), res, nil
+	report = finish(report, rec, o, res, nil)
+	report.Checks = checks.finish(res, report.Diagnosis)
+	report.DNS = queryLog(resolver)
+	return report, res, nil
+}
+
+// queryLog is every DNS query of the session, when the resolver keeps one.
+func queryLog(r mxlookup.Resolver) []dnsclient.Query {
+	if c, ok := r.(*dnsclient.Client); ok {
+		return c.Queries()
+	}
+	return nil
+}
+
+// validZone checks a DNSBL zone given by the user: a domain name of at
+// least two labels, nothing that could leave the DNS question.
+func validZone(z string) error {
+	z = strings.TrimSuffix(z, ".")
+	if z == "" || !strings.Contains(z, ".") || len(z) > 253 {
+		return errors.New("want a DNS zone such as zen.spamhaus.org")
+	}
+	for _, label := range strings.Split(z, ".") {
+		if label == "" || len(label) > 63 {
+			return errors.New("want a DNS zone such as zen.spamhaus.org")
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return fmt.Errorf("character %q is not allowed in a zone name", r)
+			}
+		}
+	}
+	return nil
 }
 
 // sendsMessage reports whether a session stopped by these --quit-after and

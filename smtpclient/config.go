@@ -132,10 +132,10 @@ type Config struct {
 
 	Recorder *transcript.Recorder
 
-	// OnEgress, when set, is called once, just before the first EHLO,
-	// with the connection's local IP and the EHLO name: the sender checks
-	// (PTR, SPF, DMARC...) start there and run while the session goes on.
-	// It must not block.
+	// OnEgress, when set, is called once, when the first connection is
+	// made (before the banner), with its local IP and the EHLO name: the
+	// sender checks (PTR, SPF, DMARC...) start there and run while the
+	// session goes on. It must not block.
 	OnEgress func(localIP, ehloName string)
 }
 

@@ -467,6 +467,7 @@ func (s *session) tryAddress(h Host, addr string, canMoveOn, last bool) (bool, c
 	s.server = h.Name
 	s.res.Host, s.res.Address, s.res.LocalAddr = h.Name, c.RemoteAddr().String(), c.LocalAddr().String()
 	s.rec.Infof("Connected to %s (%s) from %s in %.1f ms", h.Name, c.RemoteAddr(), c.LocalAddr(), transcript.Millis(s.rec.Since()-start))
+	s.egress()
 
 	if s.cfg.FirstConnectionFinal {
 		canMoveOn = false
@@ -553,23 +554,29 @@ func ParseLocalAddr(s string) (*net.TCPAddr, error) {
 	return &net.TCPAddr{IP: ip, Port: pn}, nil
 }
 
+// egress settles the EHLO name once the first connection is made and
+// reports it with the local IP (OnEgress), before the banner is read: a
+// refused greeting is exactly when the sender checks are wanted.
+func (s *session) egress() {
+	if s.res.EHLOName != "" {
+		return
+	}
+	s.res.EHLOName = s.cfg.EHLOName
+	if s.res.EHLOName == "" {
+		s.res.EHLOName = DefaultEHLOName(s.ctx, s.conn.LocalAddr())
+	}
+	if s.cfg.OnEgress != nil {
+		ip := ""
+		if ta, ok := s.conn.LocalAddr().(*net.TCPAddr); ok {
+			ip = ta.IP.String()
+		}
+		s.cfg.OnEgress(ip, s.res.EHLOName)
+	}
+}
+
 // hello sends EHLO (falling back to HELO) or LHLO and records extensions.
 func (s *session) hello() bool {
-	if s.res.EHLOName == "" {
-		s.res.EHLOName = s.cfg.EHLOName
-		if s.res.EHLOName == "" {
-			s.res.EHLOName = DefaultEHLOName(s.ctx, s.conn.LocalAddr())
-		}
-		if s.cfg.OnEgress != nil {
-			ip := ""
-			if ta, ok := s.conn.LocalAddr().(*net.TCPAddr); ok {
-				ip = ta.IP.String()
-			} else if h, _, err := net.SplitHostPort(s.conn.LocalAddr().String()); err == nil {
-				ip = h
-			}
-			s.cfg.OnEgress(ip, s.res.EHLOName)
-		}
-	}
+	s.egress()
 	verb := "EHLO"
 	switch s.cfg.Protocol {
 	case "smtp":

@@ -421,8 +421,9 @@ func TestFirstConnectionFinal(t *testing.T) {
 	}
 }
 
-// OnEgress fires once, before the first EHLO, with the local IP and the
-// EHLO name, also when a fallback reconnects.
+// OnEgress fires once, at the first connection, with the local IP and the
+// EHLO name, also when a fallback reconnects, and also when the greeting
+// refuses the client.
 func TestOnEgress(t *testing.T) {
 	srv := startBrokenTLSServer(t)
 	cfg := baseConfig(t, srv.addr)
@@ -432,5 +433,12 @@ func TestOnEgress(t *testing.T) {
 	res := Run(context.Background(), cfg)
 	if res.ExitCode != ExitOK || len(calls) != 1 || calls[0] != "127.0.0.1 client.test" {
 		t.Fatalf("exit %d, OnEgress calls %q", res.ExitCode, calls)
+	}
+	refusing := scripted(t, "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org\r\n", nil)
+	cfg = baseConfig(t, refusing)
+	calls = nil
+	cfg.OnEgress = func(ip, name string) { calls = append(calls, ip+" "+name) }
+	if res := Run(context.Background(), cfg); res.ExitCode != ExitBanner || len(calls) != 1 {
+		t.Fatalf("refused greeting: exit %d, OnEgress calls %q", res.ExitCode, calls)
 	}
 }

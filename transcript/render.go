@@ -3,6 +3,8 @@ package transcript
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/smtpprobe/smtpprobe/dnsclient"
+	"github.com/smtpprobe/smtpprobe/sendercheck"
 	"io"
 	"strings"
 	"time"
@@ -89,6 +91,32 @@ func WriteText(w io.Writer, r *Report, opts TextOptions) error {
 // what the reply means and what to do. It writes nothing for a session
 // that succeeded without any refusal worth noting.
 func WriteAnnotation(w io.Writer, r *Report, opts TextOptions) error {
+	if err := writeAnnotation(w, r, opts); err != nil {
+		return err
+	}
+	return writeChecks(w, r.Checks)
+}
+
+// writeChecks lists the sender checks, one line each, after the diagnosis
+// that their verdict is part of.
+func writeChecks(w io.Writer, checks []sendercheck.Check) error {
+	if len(checks) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("\nSender checks:\n")
+	for _, c := range checks {
+		subject := c.Subject
+		if c.IP != "" && c.IP != c.Subject {
+			subject += " (IP " + c.IP + ")"
+		}
+		fmt.Fprintf(&b, "  %-13s %-10s %s: %s\n", c.Name, c.Result, Escape(subject), Escape(c.Detail))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeAnnotation(w io.Writer, r *Report, opts TextOptions) error {
 	res := r.Result
 	if fb := r.TLSFallback; fb != nil {
 		how := "a new connection without STARTTLS finished the session in clear, as MTAs do (--tls-optional-strict stops instead)"
@@ -213,6 +241,12 @@ func WriteJSON(w io.Writer, r *Report) error {
 	}
 	if out.Steps == nil {
 		out.Steps = []Step{}
+	}
+	if out.Checks == nil {
+		out.Checks = []sendercheck.Check{}
+	}
+	if out.DNS == nil {
+		out.DNS = []dnsclient.Query{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/diagnose"
+	"github.com/smtpprobe/smtpprobe/dnsclient"
+	"github.com/smtpprobe/smtpprobe/sendercheck"
 )
 
 // SchemaVersion is the version of the session JSON; it grows when keys are
@@ -42,6 +44,10 @@ type Report struct {
 	MXDifferences []string  `json:"mx_differences,omitzero"`
 	MXSummary     string    `json:"mx_summary,omitempty"`
 	MXSkipped     int       `json:"mx_skipped,omitempty"`
+	// Checks are the sender checks made (PTR, HELO, SPF, DMARC, DNSBL,
+	// DKIM key, sender domain); DNS is every DNS query of the session.
+	Checks []sendercheck.Check `json:"checks"`
+	DNS    []dnsclient.Query   `json:"dns"`
 }
 
 // Tool names the program that made the report.

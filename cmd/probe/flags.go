@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/compose"
+	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/spf13/pflag"
 )
 
@@ -17,6 +18,10 @@ type sessionFlags struct {
 	ipv4, ipv6                                      bool
 	localInterface, localPort                       string
 	dnsServer, copyRouting                          string
+	checkSender                                     bool
+	allMX                                           bool
+	allMXParallel                                   int
+	dnsbl                                           []string
 
 	tls, tlsOptional, tlsOptionalStrict, tlsOnConnect, noTLS bool
 	tlsVerify                                                bool
@@ -75,6 +80,10 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.StringVar(&f.localPort, "local-port", "", "source port (with --local-interface or alone)")
 	fs.StringVar(&f.dnsServer, "dns-server", "", "send every DNS lookup to this host[:port]")
 	fs.StringVar(&f.copyRouting, "copy-routing", "", "find the server from this domain's MX instead of the recipient's")
+	fs.BoolVar(&f.checkSender, "check-sender", false, "check the sender's PTR/FCrDNS, EHLO name, SPF, DMARC, sender domain and common DNSBLs for any session (they run by themselves when a refusal is about the sender)")
+	fs.StringArrayVar(&f.dnsbl, "dnsbl", nil, "also look the egress IP up on this DNSBL zone (repeatable)")
+	fs.BoolVar(&f.allMX, "all-mx", false, "run the session against every MX host and every address of each, side by side (a matrix and its differences)")
+	fs.IntVar(&f.allMXParallel, "all-mx-parallel", probe.DefaultAllMXParallel, "sessions at once with --all-mx")
 
 	fs.BoolVar(&f.tls, "tls", false, "require STARTTLS (default on port 587)")
 	fs.BoolVar(&f.tlsOptional, "tls-optional", false, "use STARTTLS when offered (default on port 25)")

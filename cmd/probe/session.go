@@ -112,15 +112,17 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 
 // view is how a session is shown.
 type view struct {
-	format     string // text, json, markdown
-	timestamps bool
-	silent     int // 0 normal, 1 only on failure, 2 only errors, 3 nothing
-	hide       map[transcript.Direction]bool
-	noMarkers  map[transcript.Direction]bool
+	allMX         bool // --all-mx: the matrix instead of one session
+	allMXParallel int
+	format        string // text, json, markdown
+	timestamps    bool
+	silent        int // 0 normal, 1 only on failure, 2 only errors, 3 nothing
+	hide          map[transcript.Direction]bool
+	noMarkers     map[transcript.Direction]bool
 }
 
 func outputMode(f *sessionFlags) view {
-	v := view{format: "text", timestamps: f.showTimeLapse != "", hide: map[transcript.Direction]bool{}}
+	v := view{format: "text", timestamps: f.showTimeLapse != "", hide: map[transcript.Direction]bool{}, allMX: f.allMX, allMXParallel: f.allMXParallel}
 	switch {
 	case f.jsonOut:
 		v.format = "json"
@@ -175,7 +177,13 @@ func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*tra
 			}
 		}
 	}
-	report, err := probe.Run(ctx, opts)
+	var report *transcript.Report
+	var err error
+	if v.allMX {
+		report, err = probe.RunAllMX(ctx, opts, v.allMXParallel)
+	} else {
+		report, err = probe.Run(ctx, opts)
+	}
 	if errors.Is(err, probe.ErrInterrupted) {
 		return nil, smtpclient.ExitInterrupted, errInterrupted
 	}
@@ -187,16 +195,23 @@ func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*tra
 	case "json":
 		_ = transcript.WriteJSON(w, report)
 	case "markdown":
-		_ = transcript.WriteMarkdown(w, report, textOpts)
+		if v.allMX {
+			_ = transcript.WriteMatrixMarkdown(w, report, transcript.MatrixOptions{TextOptions: textOpts})
+		} else {
+			_ = transcript.WriteMarkdown(w, report, textOpts)
+		}
 	default:
-		switch v.silent {
-		case 0:
+		switch {
+		case v.allMX && v.silent < 3 && (v.silent == 0 || code != 0):
+			_ = transcript.WriteMatrix(w, report, transcript.MatrixOptions{TextOptions: textOpts})
+		case v.allMX:
+		case v.silent == 0:
 			_ = transcript.WriteAnnotation(w, report, textOpts)
-		case 1:
+		case v.silent == 1:
 			if code != 0 {
 				_ = transcript.WriteText(w, report, textOpts)
 			}
-		case 2:
+		case v.silent == 2:
 			for _, e := range report.Events {
 				if show(e) {
 					_ = transcript.WriteEvent(w, e, textOpts)
@@ -247,6 +262,7 @@ func sessionOptions(f *sessionFlags, fs *pflag.FlagSet, io stdio) (probe.Options
 		o.From = ""
 	}
 	o.Server, o.EHLO, o.DNSServer, o.LocalInterface, o.RoutingDomain = f.server, f.helo, f.dnsServer, f.localInterface, f.copyRouting
+	o.CheckSender, o.DNSBLZones = f.checkSender, f.dnsbl
 	if f.localPort != "" {
 		if _, _, err := net.SplitHostPort(o.LocalInterface); err == nil && o.LocalInterface != "" {
 			return o, errors.New("give the source port once: in --local-interface or with --local-port")
