@@ -287,11 +287,45 @@ func (c *Client) LookupTXT(ctx context.Context, name string) ([]string, error) {
 	var out []string
 	for _, rr := range rrs {
 		if t, ok := rr.(*dns.TXT); ok {
-			out = append(out, strings.Join(t.Txt, ""))
+			var b strings.Builder
+			for _, part := range t.Txt {
+				b.WriteString(unescapeTXT(part))
+			}
+			out = append(out, b.String())
 		}
 	}
 	return out, nil
 }
+
+// unescapeTXT turns a character-string as miekg/dns keeps it (zone-file
+// presentation form: \" for a quote, \\ for a backslash, \DDD for any
+// other byte outside printable ASCII) back into the bytes on the wire, which
+// is what SPF, DMARC and DKIM records are parsed from.
+func unescapeTXT(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 == len(s) {
+			b = append(b, s[i])
+			continue
+		}
+		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+			n := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0')
+			if n <= 255 {
+				b = append(b, byte(n))
+				i += 3
+				continue
+			}
+		}
+		b = append(b, s[i+1])
+		i++
+	}
+	return string(b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // LookupAddr returns the PTR names of an IP address, fully qualified.
 func (c *Client) LookupAddr(ctx context.Context, addr string) ([]string, error) {

@@ -127,3 +127,31 @@ func TestRCode(t *testing.T) {
 		t.Error("RCode of a non-DNS error")
 	}
 }
+
+// TXT records come back as the bytes on the wire, not in zone-file form:
+// a tab, a quote, a backslash and UTF-8 inside a record are themselves.
+func TestTXTBytesAreUnescaped(t *testing.T) {
+	want := "v=DKIM1; p=AB\tCD \"q\" back\\slash caf\u00e9"
+	addr := dnstest.Start(t, dnstest.Zone{"odd.test.": {TXT: []string{want}}})
+	c, _ := New(addr)
+	got, err := c.LookupTXT(context.Background(), "odd.test")
+	if err != nil || len(got) != 1 || got[0] != want {
+		t.Fatalf("TXT = %q, %v; want %q", got, err, want)
+	}
+	for in, out := range map[string]string{`a\\b`: `a\b`, `\"x\"`: `"x"`, `\009`: "\t", `\195\169`: "\u00e9", `\999`: "999", `end\`: `end\`} {
+		if got := unescapeTXT(in); got != out {
+			t.Errorf("unescapeTXT(%q) = %q, want %q", in, got, out)
+		}
+	}
+}
+
+func FuzzUnescapeTXT(f *testing.F) {
+	for _, s := range []string{`a\\b`, `\"`, `\009`, `\`, `\1`, `\12`, `\256`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if out := unescapeTXT(s); len(out) > len(s) {
+			t.Fatalf("unescapeTXT(%q) grew to %q", s, out)
+		}
+	})
+}

@@ -24,7 +24,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/miekg/dns"
@@ -70,7 +69,7 @@ type Records struct {
 // ReverseName returns the PTR owner name of an IP address
 // ("192.0.2.1" -> "1.2.0.192.in-addr.arpa."), failing the test on a bad
 // address.
-func ReverseName(t testing.TB, ip string) string {
+func ReverseName(t TB, ip string) string {
 	t.Helper()
 	name, err := dns.ReverseAddr(ip)
 	if err != nil {
@@ -96,34 +95,57 @@ type Server struct {
 
 	mu      sync.Mutex
 	queries []Query
+	stops   []func()
+}
+
+// TB is the part of testing.TB the helpers use; testing.TB satisfies it.
+// The package does not import "testing", so the demo server of `probe
+// demo` can serve its DNS world with Serve.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
 }
 
 // Start starts a server for zone and returns its address ("127.0.0.1:port",
 // UDP and TCP). It is stopped by t.Cleanup.
-func Start(t testing.TB, zone Zone) string {
+func Start(t TB, zone Zone) string {
 	t.Helper()
 	return NewServer(t, zone).Addr
 }
 
 // NewServer is Start returning the Server, whose Queries show what clients
 // asked (to check, say, that a truncated answer was retried over TCP).
-func NewServer(t testing.TB, zone Zone) *Server {
+func NewServer(t TB, zone Zone) *Server {
 	t.Helper()
+	s, err := Serve(zone)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Serve starts a server for zone on a loopback port; Close stops it.
+func Serve(zone Zone) (*Server, error) {
 	s := &Server{zone: map[string][]dns.RR{}, opts: map[string]Records{}}
 	for name, recs := range zone {
 		owner := dns.CanonicalName(name)
 		if _, ok := dns.IsDomainName(owner); !ok {
-			t.Fatalf("dnstest: invalid owner name %q", name)
+			return nil, fmt.Errorf("dnstest: invalid owner name %q", name)
 		}
 		rrs, err := buildRRs(owner, recs)
 		if err != nil {
-			t.Fatalf("dnstest: %s: %v", name, err)
+			return nil, fmt.Errorf("dnstest: %s: %w", name, err)
 		}
 		s.zone[owner] = append(s.zone[owner], rrs...)
 		s.opts[owner] = recs
 	}
 
-	pc, ln := listenPair(t)
+	pc, ln, err := listenPair()
+	if err != nil {
+		return nil, err
+	}
 	s.Addr = pc.LocalAddr().String()
 	handler := dns.HandlerFunc(s.serveDNS)
 	udp := &dns.Server{PacketConn: pc, Handler: handler}
@@ -133,40 +155,52 @@ func NewServer(t testing.TB, zone Zone) *Server {
 		srv.NotifyStartedFunc = func() { close(started) }
 		done := make(chan error, 1)
 		go func() { done <- srv.ActivateAndServe() }()
+		stop := func() {
+			_ = srv.Shutdown()
+			<-done
+		}
 		select {
 		case <-started:
 		case err := <-done:
-			t.Fatalf("dnstest: server did not start: %v", err)
+			s.Close()
+			return nil, fmt.Errorf("dnstest: server did not start: %w", err)
 		case <-time.After(5 * time.Second):
-			t.Fatalf("dnstest: server did not start within 5s")
+			s.Close()
+			return nil, fmt.Errorf("dnstest: server did not start within 5s")
 		}
-		t.Cleanup(func() {
-			_ = srv.Shutdown()
-			<-done
-		})
+		s.stops = append(s.stops, stop)
 	}
-	return s
+	return s, nil
+}
+
+// Close stops the server and waits for it.
+func (s *Server) Close() {
+	s.mu.Lock()
+	stops := s.stops
+	s.stops = nil
+	s.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
 }
 
 // listenPair opens UDP and TCP listeners on the same loopback port. The UDP
 // port is chosen by the kernel; if its TCP twin is taken, try again.
-func listenPair(t testing.TB) (net.PacketConn, net.Listener) {
-	t.Helper()
+func listenPair() (net.PacketConn, net.Listener, error) {
 	var lastErr error
 	for range 20 {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatalf("dnstest: listen udp: %v", err)
+			return nil, nil, fmt.Errorf("dnstest: listen udp: %w", err)
 		}
 		ln, err := net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
-			return pc, ln
+			return pc, ln, nil
 		}
 		lastErr = err
 		_ = pc.Close()
 	}
-	t.Fatalf("dnstest: no loopback port free for both UDP and TCP: %v", lastErr)
-	return nil, nil
+	return nil, nil, fmt.Errorf("dnstest: no loopback port free for both UDP and TCP: %w", lastErr)
 }
 
 // Queries returns the questions received so far, in arrival order.
