@@ -202,6 +202,18 @@ func TestCountSPFLookups(t *testing.T) {
 	if !slices.ContainsFunc(w.Warnings, func(p string) bool { return strings.Contains(p, "ptr") }) {
 		t.Errorf("warnings %q", w.Warnings)
 	}
+	for rec, want := range map[string][2]int{
+		"v=spf1 a/24 mx//64 -all":                     {2, 1}, // the fake gives nodata.example.com an address but no MX
+		"v=spf1 a:nothing.example.com/24 -all":        {1, 1},
+		"v=spf1 -all redirect=example.com":            {0, 0}, // redirect is ignored next to all
+		"v=spf1 ip4:192.0.2.1 exp=x.example.com ~all": {0, 0},
+	} {
+		r.txt["nodata.example.com"] = []string{rec}
+		w := countSPFLookups(context.Background(), r, "nodata.example.com", rec)
+		if w.Lookups != want[0] || w.VoidLookups != want[1] {
+			t.Errorf("%q: %d lookups, %d void; want %v", rec, w.Lookups, w.VoidLookups, want)
+		}
+	}
 }
 
 // FuzzParseSTSPolicy: the parser never panics, and a policy it accepts is

@@ -139,7 +139,9 @@ func (w *spfWalker) walk(ctx context.Context, domain, record string, path []stri
 			if !w.counted() {
 				return
 			}
-			target := arg
+			// "a/24" and "mx//64" name the current domain; the CIDR
+			// lengths are not part of the name.
+			target, _, _ := strings.Cut(arg, "/")
 			if target == "" {
 				target = domain
 			}
@@ -222,8 +224,7 @@ func (w *spfWalker) follow(ctx context.Context, kind, from, target string, path 
 // voidCheck makes the lookup of an a, mx or exists term and counts it as
 // void when it finds nothing (RFC 7208 §4.6.4).
 func (w *spfWalker) voidCheck(ctx context.Context, mech, domain, target string) {
-	target, _, _ = strings.Cut(target, "/") // a:host/24: the CIDR is not part of the name
-	if target == "" || strings.Contains(target, "%") {
+	if strings.Contains(target, "%") {
 		return // a macro: depends on the message
 	}
 	var n int
