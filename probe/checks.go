@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/diagnose"
+	"github.com/smtpprobe/smtpprobe/dkimsign"
 	"github.com/smtpprobe/smtpprobe/dnsclient"
 	"github.com/smtpprobe/smtpprobe/sendercheck"
 	"github.com/smtpprobe/smtpprobe/smtpclient"
@@ -43,6 +44,10 @@ type senderChecks struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// dkim is the published-key check of a signed message, started
+	// before connecting; nil when not signing.
+	dkim chan sendercheck.Check
+
 	mu      sync.Mutex
 	ip      string
 	ehlo    string
@@ -60,6 +65,23 @@ func newSenderChecks(ctx context.Context, o Options, r dnsclient.Resolver) *send
 	}
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	return c
+}
+
+// startDKIM fetches SELECTOR._domainkey.DOMAIN and compares it with the
+// signing key while the session goes on; the user asked for signing, so
+// the result is always reported.
+func (c *senderChecks) startDKIM(o dkimsign.Options) {
+	ch := make(chan sendercheck.Check, 1)
+	c.dkim = ch
+	if c.r == nil {
+		ch <- sendercheck.Check{Name: sendercheck.NameDKIMKey, Subject: o.Selector + "._domainkey." + o.Domain, Result: sendercheck.ResultTempError, Detail: "no DNS client for the check", Records: []string{}}
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
+		defer cancel()
+		ch <- dkimsign.CheckPublishedKey(ctx, c.r, o)
+	}()
 }
 
 // onEgress is smtpclient's OnEgress: it starts the checks that need only
@@ -105,10 +127,25 @@ func (c *senderChecks) onEgress(ip, ehlo string) {
 // to report (nil when none are).
 func (c *senderChecks) finish(res *smtpclient.Result, d *diagnose.Diagnosis) []sendercheck.Check {
 	defer c.cancel()
+	var dkim []sendercheck.Check
+	if c.dkim != nil {
+		select {
+		case k := <-c.dkim:
+			dkim = []sendercheck.Check{k}
+		case <-time.After(maxCheckWait):
+		}
+	}
 	wanted := c.explicit || (d != nil && slices.Contains(checkedCategories, d.Category))
 	if !wanted {
-		return nil
+		return dkim
 	}
+	checks := c.identity(res, d, dkim)
+	return checks
+}
+
+// identity completes and judges the identity checks; dkim is the key
+// check, when signing.
+func (c *senderChecks) identity(res *smtpclient.Result, d *diagnose.Diagnosis, dkim []sendercheck.Check) []sendercheck.Check {
 	c.mu.Lock()
 	early, skipped, ip, ehlo := c.early, c.skipped, c.ip, c.ehlo
 	c.mu.Unlock()
@@ -119,12 +156,18 @@ func (c *senderChecks) finish(res *smtpclient.Result, d *diagnose.Diagnosis) []s
 		if d != nil {
 			d.Confirmation = "not-checked"
 			d.Evidence = append(d.Evidence, "sender checks not made: "+skipped)
+			if len(dkim) > 0 {
+				conf := sendercheck.Confirm(d.Category, dkim)
+				d.Confirmation = conf.Status
+				d.Evidence = append(d.Evidence, conf.Evidence...)
+			}
 		}
-		return nil
+		return dkim
 	}
-	var checks []sendercheck.Check
+	checks := dkim
 	select {
-	case checks = <-early:
+	case got := <-early:
+		checks = append(checks, got...)
 	case <-time.After(maxCheckWait):
 	}
 	lines := replyLines(res)

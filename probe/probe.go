@@ -23,6 +23,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/compose"
 	"github.com/smtpprobe/smtpprobe/diagnose"
+	"github.com/smtpprobe/smtpprobe/dkimsign"
 	"github.com/smtpprobe/smtpprobe/dnsclient"
 	"github.com/smtpprobe/smtpprobe/mxlookup"
 	"github.com/smtpprobe/smtpprobe/smtpclient"
@@ -65,6 +66,9 @@ type Options struct {
 	// identity. DNSBLZones are lists to ask too (--dnsbl).
 	CheckSender bool
 	DNSBLZones  []string
+	// DKIMKeyWarning is shown as information when signing (a key size
+	// receivers frown on).
+	DKIMKeyWarning string
 	// FirstMXOnly connects to the most preferred MX host only, and stays
 	// with the first address that accepts a connection, as swaks does,
 	// instead of trying the others in order as an MTA does.
@@ -264,6 +268,13 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		}
 		cfg.EightBitMessage = msg.EightBit
 		cfg.UTF8Message = msg.UTF8Headers
+		if msg.DKIM != nil {
+			rec.Infof("DKIM: signing as d=%s s=%s with a %s key; checking %s._domainkey.%s", msg.DKIM.Domain, msg.DKIM.Selector, dkimsign.KeyDescription(msg.DKIM.Signer), msg.DKIM.Selector, msg.DKIM.Domain)
+			if o.DKIMKeyWarning != "" {
+				rec.Infof("DKIM: %s", o.DKIMKeyWarning)
+			}
+			checks.startDKIM(*msg.DKIM)
+		}
 	}
 	o.pinned.apply(&cfg, report, rec) // --all-mx: this address, the shared message
 	cfg.OnEgress = checks.onEgress

@@ -19,6 +19,8 @@ type sessionFlags struct {
 	localInterface, localPort                       string
 	dnsServer, copyRouting                          string
 	checkSender                                     bool
+	dkimKey, dkimSelector, dkimDomain               string
+	dkimHeaders                                     []string
 	allMX                                           bool
 	allMXParallel                                   int
 	dnsbl                                           []string
@@ -82,6 +84,10 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.StringVar(&f.copyRouting, "copy-routing", "", "find the server from this domain's MX instead of the recipient's")
 	fs.BoolVar(&f.checkSender, "check-sender", false, "check the sender's PTR/FCrDNS, EHLO name, SPF, DMARC, sender domain and common DNSBLs for any session (they run by themselves when a refusal is about the sender)")
 	fs.StringArrayVar(&f.dnsbl, "dnsbl", nil, "also look the egress IP up on this DNSBL zone (repeatable)")
+	fs.StringVar(&f.dkimKey, "dkim-key", "", "sign the message with DKIM with this private key (PEM: RSA or Ed25519); the published key is checked first")
+	fs.StringVar(&f.dkimSelector, "dkim-selector", "", "DKIM selector (s=); required with --dkim-key")
+	fs.StringVar(&f.dkimDomain, "dkim-domain", "", "DKIM signing domain (d=; default: the From domain)")
+	fs.StringArrayVar(&f.dkimHeaders, "dkim-header", nil, "a header field to sign (repeatable; default: From, Reply-To, Subject, Date, To, Cc, Message-ID, MIME-Version, Content-Type, Content-Transfer-Encoding)")
 	fs.BoolVar(&f.allMX, "all-mx", false, "run the session against every MX host and every address of each, side by side (a matrix and its differences)")
 	fs.IntVar(&f.allMXParallel, "all-mx-parallel", probe.DefaultAllMXParallel, "sessions at once with --all-mx")
 

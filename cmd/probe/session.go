@@ -14,6 +14,7 @@ import (
 
 	"github.com/smtpprobe/smtpprobe/compose"
 	"github.com/smtpprobe/smtpprobe/diagnose"
+	"github.com/smtpprobe/smtpprobe/dkimsign"
 	"github.com/smtpprobe/smtpprobe/probe"
 	"github.com/smtpprobe/smtpprobe/smtpclient"
 	"github.com/smtpprobe/smtpprobe/swaksargs"
@@ -323,7 +324,36 @@ func sessionOptions(f *sessionFlags, fs *pflag.FlagSet, io stdio) (probe.Options
 		return o, errors.New("--data: empty message")
 	}
 	o.Message.Attach = f.attachments.items
+	if err := applyDKIM(&o, f, fs); err != nil {
+		return o, err
+	}
 	return o, nil
+}
+
+// applyDKIM loads the signing key before anything is sent: a file that is
+// not a usable key is a usage error naming the file.
+func applyDKIM(o *probe.Options, f *sessionFlags, fs *pflag.FlagSet) error {
+	if f.dkimKey == "" {
+		for _, n := range []string{"dkim-selector", "dkim-domain", "dkim-header"} {
+			if fs.Changed(n) {
+				return fmt.Errorf("--%s needs --dkim-key", n)
+			}
+		}
+		return nil
+	}
+	if f.dkimSelector == "" {
+		return errors.New("--dkim-key needs --dkim-selector (the s= of the DNS record SELECTOR._domainkey.DOMAIN)")
+	}
+	key, err := dkimsign.LoadKey(f.dkimKey)
+	if err != nil {
+		return fmt.Errorf("--dkim-key: %w", err)
+	}
+	o.Message.DKIM = &dkimsign.Options{Domain: f.dkimDomain, Selector: f.dkimSelector, Signer: key, Headers: f.dkimHeaders}
+	if err := o.Message.DKIM.Validate(); err != nil {
+		return fmt.Errorf("DKIM: %w", err)
+	}
+	o.DKIMKeyWarning = dkimsign.KeyWarning(key)
+	return nil
 }
 
 func splitList(v string) []string {

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/smtpprobe/smtpprobe/dkimsign"
+	"github.com/smtpprobe/smtpprobe/mxlookup/dnstest"
+)
+
+type checksJSON struct {
+	Result struct {
+		ExitCode int `json:"exit_code"`
+	} `json:"result"`
+	Diagnosis *struct {
+		Category     string   `json:"category"`
+		Confirmation string   `json:"confirmation"`
+		Evidence     []string `json:"evidence"`
+		NextSteps    []string `json:"next_steps"`
+	} `json:"diagnosis"`
+	Checks []struct {
+		Name, Subject, Result, Detail, IP string
+	} `json:"checks"`
+	DNS []struct{ Name, Type, RCode string } `json:"dns"`
+}
+
+func (c checksJSON) result(name string) string {
+	for _, k := range c.Checks {
+		if k.Name == name {
+			return k.Result
+		}
+	}
+	return ""
+}
+
+// The sender checks run by themselves when the refusal is about the
+// sender's identity, against the DNS the user named, and confirm or
+// contradict the diagnosis.
+func TestSenderChecksConfirmTheCause(t *testing.T) {
+	listed := dnstest.Zone{
+		// RFC 5782: a list that lists 127.0.0.1 is broken, so the tests
+		// connect from 127.0.0.3 (Linux answers on all of 127/8).
+		"3.0.0.127.zen.spamhaus.org.": {A: []string{"127.0.0.2"}, TXT: []string{"Listed by SBL, see https://check.spamhaus.org/query/ip/127.0.0.3"}},
+		"example.com.":                {TXT: []string{"v=spf1 ip4:192.0.2.0/24 -all"}, MX: []dnstest.MX{{Preference: 10, Host: "mx.example.com."}}},
+		"_dmarc.example.com.":         {TXT: []string{"v=DMARC1; p=reject"}},
+		"mx.example.com.":             {A: []string{"192.0.2.1"}},
+	}
+	notListed := dnstest.Zone{"example.com.": {TXT: []string{"v=spf1 +all"}, A: []string{"192.0.2.1"}}}
+	tests := []struct {
+		scenario string
+		zone     dnstest.Zone
+		category string
+		status   string
+		check    string // a check that must be there ...
+		result   string // ... with this result
+	}{
+		{"blocklisted-ip", listed, "ip-blocklisted", "confirmed", "dnsbl", "listed"},
+		{"blocklisted-ip", notListed, "ip-blocklisted", "contradicted", "dnsbl", "not-listed"},
+		{"spf-fail", listed, "spf-fail", "confirmed", "spf", "fail"},
+		{"spf-fail", notListed, "spf-fail", "contradicted", "spf", "pass"},
+		{"rdns", listed, "rdns-ptr", "confirmed", "ptr", "none"},
+		{"dmarc-policy", listed, "dmarc-policy", "", "dmarc", "reject"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.scenario+"/"+tc.status, func(t *testing.T) {
+			h, p := startScenario(t, tc.scenario)
+			dns := dnstest.Start(t, tc.zone)
+			_, out, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "bob@example.net", "-f", "alice@example.com", "--dns-server", dns, "--json", "--local-interface", "127.0.0.3")
+			var s checksJSON
+			if err := json.Unmarshal([]byte(out), &s); err != nil {
+				t.Fatalf("%v\n%s\n%s", err, out, errOut)
+			}
+			if s.Diagnosis == nil || s.Diagnosis.Category != tc.category {
+				t.Fatalf("diagnosis %+v", s.Diagnosis)
+			}
+			if tc.status != "" && s.Diagnosis.Confirmation != tc.status {
+				t.Errorf("confirmation %q, want %q; evidence %q; checks %+v", s.Diagnosis.Confirmation, tc.status, s.Diagnosis.Evidence, s.Checks)
+			}
+			if got := s.result(tc.check); got != tc.result {
+				t.Errorf("check %s: %q, want %q (checks %+v)", tc.check, got, tc.result, s.Checks)
+			}
+			var named bool
+			for _, e := range s.Diagnosis.Evidence {
+				named = named || strings.Contains(e, tc.check)
+			}
+			if !named {
+				t.Errorf("no evidence line names the %s check: %q", tc.check, s.Diagnosis.Evidence)
+			}
+			if len(s.DNS) == 0 {
+				t.Error("no DNS query logged")
+			}
+		})
+	}
+}
+
+// Without --dns-server a loopback session checks nothing (and asks no
+// resolver), and says why.
+func TestSenderChecksNotOnLoopbackByDefault(t *testing.T) {
+	h, p := startScenario(t, "blocklisted-ip")
+	_, out, _ := runCLI(t, "", "-s", h, "-p", p, "-t", "bob@example.net", "-f", "alice@example.com", "--json")
+	var s checksJSON
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Diagnosis == nil || s.Diagnosis.Confirmation != "not-checked" || len(s.Checks) != 0 || len(s.DNS) != 0 {
+		t.Fatalf("diagnosis %+v, checks %+v, dns %+v", s.Diagnosis, s.Checks, s.DNS)
+	}
+}
+
+// --check-sender on a session that succeeded; --dkim-key signs and checks
+// the published key first.
+func TestCheckSenderAndDKIM(t *testing.T) {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = pub
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	keyFile := filepath.Join(t.TempDir(), "dkim.pem")
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	record, err := dkimsign.PublicRecord(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, p := startScenario(t, "ok")
+	dns := dnstest.Start(t, dnstest.Zone{
+		"sel._domainkey.example.com.": {TXT: []string{record}},
+		"example.com.":                {TXT: []string{"v=spf1 ip4:127.0.0.1 -all"}, A: []string{"192.0.2.1"}},
+	})
+	code, out, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "bob@example.net", "-f", "alice@example.com", "--dns-server", dns, "--check-sender",
+		"--dkim-key", keyFile, "--dkim-selector", "sel", "--dnsbl", "list.example", "--json")
+	var s checksJSON
+	if err := json.Unmarshal([]byte(out), &s); err != nil || code != 0 {
+		t.Fatalf("exit %d %v\n%s\n%s", code, err, out, errOut)
+	}
+	for name, want := range map[string]string{"dkim-key": "pass", "spf": "pass", "ptr": "none", "dnsbl": "not-listed", "sender-domain": "pass"} {
+		if got := s.result(name); got != want {
+			t.Errorf("%s: %q, want %q (checks %+v)", name, got, want, s.Checks)
+		}
+	}
+	// A key file that is not a key is a usage error naming the file,
+	// before connecting.
+	bad := filepath.Join(t.TempDir(), "not-a-key.pem")
+	os.WriteFile(bad, []byte("hello"), 0o600)
+	code, _, errOut = runCLI(t, "", "-s", h, "-p", p, "-t", "bob@example.net", "--dkim-key", bad, "--dkim-selector", "sel")
+	if code != 1 || !strings.Contains(errOut, bad) {
+		t.Errorf("bad key: exit %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "bob@example.net", "--dkim-key", keyFile); code != 1 || !strings.Contains(errOut, "--dkim-selector") {
+		t.Errorf("no selector: exit %d %q", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "bob@example.net", "--dkim-key", keyFile, "--dkim-selector", "a\r\nb"); code != 1 || strings.Contains(errOut, "\r") {
+		t.Errorf("CR/LF selector: exit %d %q", code, errOut)
+	}
+}
