@@ -53,7 +53,7 @@ func DMARC(ctx context.Context, r dnsclient.Resolver, domain string) Check {
 		return c
 	case l.err != nil:
 		c.Result = ResultPermError
-		c.Detail = fmt.Sprintf("The DMARC record at _dmarc.%s is invalid (%s); receivers ignore it, as if there were none.", found, l.err)
+		c.Detail = fmt.Sprintf("The DMARC record at _dmarc.%s is invalid (%s); receivers ignore it, as if there were none.", found, strings.TrimPrefix(l.err.Error(), "dmarc: "))
 		return c
 	}
 
@@ -184,10 +184,10 @@ func lookupDMARC(ctx context.Context, r dnsclient.Resolver, domain string) dmarc
 		l.err = fmt.Errorf("%d DMARC records where RFC 7489 §6.6.3 allows one", len(candidates))
 		return l
 	case errors.Is(err, dmarc.ErrNoPolicy):
-		l.err = fmt.Errorf("the record %q does not parse as v=DMARC1; tag=value; ...", clip(candidates[0], 120))
+		l.err = fmt.Errorf("the record %q does not parse as tag=value pairs separated by semicolons, starting with v=DMARC1", clip(candidates[0], 120))
 		return l
 	case err != nil:
-		l.err = fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "dmarc: "))
+		l.err = err
 		return l
 	}
 	l.rec = rec

@@ -81,6 +81,8 @@ func brandZone(word string) string {
 	return ""
 }
 
+var brandCue = regexp.MustCompile(`(?i)\b(?:on|in|by|at|using)\s+$`)
+
 var brandWord = regexp.MustCompile(`(?i)\b(?:spamhaus(?:'s)?(?:\s+(sbl|xbl|pbl|zen|css))?|barracuda(?:\s+reputation)?|spamcop|psbl|uceprotect|mailspike|spamrats|nix\s?spam|sorbs|cbl)\b`)
 
 // isDomainList reports zones that list names rather than addresses.
@@ -145,7 +147,7 @@ func ZonesInReply(lines []string) []string {
 			continue
 		}
 		zone := strings.ToLower(strings.TrimSuffix(rest[start:end], "."))
-		if isDomainList(zone) {
+		if _, err := normDomain(zone); err != nil || isDomainList(zone) {
 			continue
 		}
 		known := knownList(zone).name != zone
@@ -155,9 +157,15 @@ func ZonesInReply(lines []string) []string {
 		}
 	}
 
-	if listing && !domainOnly {
+	if !domainOnly {
 		rest := string(words)
 		for _, m := range brandWord.FindAllStringSubmatchIndex(rest, -1) {
+			// A list's bare name is taken for its zone when the reply
+			// is about a listing, or names a sub-list ("Spamhaus XBL"),
+			// or puts the address on it ("on Spamhaus").
+			if !listing && m[2] < 0 && !brandCue.MatchString(rest[max(0, m[0]-20):m[0]]) {
+				continue
+			}
 			word := rest[m[0]:m[1]]
 			z := brandZone(word)
 			if m[2] >= 0 && strings.HasPrefix(z, "zen.") {
@@ -233,8 +241,12 @@ func ReportedIP(lines []string) string {
 			if a.IsUnspecified() || (a.Is4() && a.As4()[0] == 127 && a != netip.AddrFrom4([4]byte{127, 0, 0, 1})) {
 				continue
 			}
-			before, after := text[:cand.start], text[cand.end:]
-			if serverAfter.MatchString(after) || serverBefore.MatchString(before) || greetingHost.MatchString(before) {
+			// Context is read in a window around the address, so a
+			// long reply with many addresses costs linear time.
+			before := text[max(0, cand.start-80):cand.start]
+			after := text[cand.end:min(len(text), cand.end+80)]
+			atLineStart := cand.start <= 80
+			if serverAfter.MatchString(after) || serverBefore.MatchString(before) || atLineStart && greetingHost.MatchString(before) {
 				continue
 			}
 			score := 0

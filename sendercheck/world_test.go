@@ -13,15 +13,15 @@ import (
 
 // Addresses of the test world (RFC 5737 and RFC 3849 documentation ranges).
 const (
-	ipGood     = "192.0.2.10"  // PTR mail.good.test, which resolves back: forward-confirmed
-	ipMismatch = "192.0.2.11"  // PTR other.good.test, which resolves elsewhere
-	ipNoPTR    = "192.0.2.12"  // no reverse name at all (NXDOMAIN)
-	ipPTRNoRec = "192.0.2.13"  // reverse name exists without a PTR record (NODATA)
-	ipPTRNX    = "192.0.2.14"  // PTR to a name that does not exist
-	ipPTRSF    = "192.0.2.15"  // reverse lookup answers SERVFAIL
-	ipGeneric  = "192.0.2.16"  // forward-confirmed, but an ISP's generic name
-	ipPTRDrop  = "192.0.2.17"  // PTR to a name whose server never answers
-	ipHugeTXT  = "192.0.2.18"  // listed in bl.test with a 60 KB TXT reason
+	ipGood     = "192.0.2.10"   // PTR mail.good.test, which resolves back: forward-confirmed
+	ipMismatch = "192.0.2.11"   // PTR other.good.test, which resolves elsewhere
+	ipNoPTR    = "192.0.2.12"   // no reverse name at all (NXDOMAIN)
+	ipPTRNoRec = "192.0.2.13"   // reverse name exists without a PTR record (NODATA)
+	ipPTRNX    = "192.0.2.14"   // PTR to a name that does not exist
+	ipPTRSF    = "192.0.2.15"   // reverse lookup answers SERVFAIL
+	ipGeneric  = "192.0.2.16"   // forward-confirmed, but an ISP's generic name
+	ipPTRDrop  = "192.0.2.17"   // PTR to a name whose server never answers
+	ipHugeTXT  = "192.0.2.18"   // listed in bl.test with a 60 KB TXT reason
 	ipOther    = "198.51.100.1" // authorized by no SPF record of the world
 	ip6Good    = "2001:db8::10" // PTR mail6.good.test, forward-confirmed
 )
@@ -38,21 +38,21 @@ func world(t testing.TB) dnsclient.Resolver {
 	spfMany := "v=spf1"
 	zone := dnstest.Zone{
 		// Reverse DNS.
-		rev(ipGood):                  {PTR: []string{"mail.good.test"}},
-		"mail.good.test":             {A: []string{ipGood}, TXT: []string{"v=spf1 a -all"}},
-		rev(ipMismatch):              {PTR: []string{"other.good.test"}},
-		"other.good.test":            {A: []string{"192.0.2.99"}},
-		rev(ipPTRNoRec):              {TXT: []string{"not a PTR"}},
-		rev(ipPTRNX):                 {PTR: []string{"gone.good.test"}},
-		rev(ipPTRSF):                 {ServFail: true},
-		rev(ipGeneric):               {PTR: []string{"192-0-2-16.dyn.isp.test"}},
-		"192-0-2-16.dyn.isp.test":    {A: []string{ipGeneric}},
-		rev(ipPTRDrop):               {PTR: []string{"slow.good.test"}},
-		"slow.good.test":             {Drop: true},
-		rev(ip6Good):                 {PTR: []string{"mail6.good.test"}},
-		"mail6.good.test":            {AAAA: []string{ip6Good}},
-		"helo-sf.good.test":          {ServFail: true},
-		"noaddr.good.test":           {TXT: []string{"no address here"}},
+		rev(ipGood):               {PTR: []string{"mail.good.test"}},
+		"mail.good.test":          {A: []string{ipGood}, TXT: []string{"v=spf1 a -all"}},
+		rev(ipMismatch):           {PTR: []string{"other.good.test"}},
+		"other.good.test":         {A: []string{"192.0.2.99"}},
+		rev(ipPTRNoRec):           {TXT: []string{"not a PTR"}},
+		rev(ipPTRNX):              {PTR: []string{"gone.good.test"}},
+		rev(ipPTRSF):              {ServFail: true},
+		rev(ipGeneric):            {PTR: []string{"192-0-2-16.dyn.isp.test"}},
+		"192-0-2-16.dyn.isp.test": {A: []string{ipGeneric}},
+		rev(ipPTRDrop):            {PTR: []string{"slow.good.test"}},
+		"slow.good.test":          {Drop: true},
+		rev(ip6Good):              {PTR: []string{"mail6.good.test"}},
+		"mail6.good.test":         {AAAA: []string{ip6Good}},
+		"helo-sf.good.test":       {ServFail: true},
+		"noaddr.good.test":        {TXT: []string{"no address here"}},
 
 		// SPF.
 		"pass.test":          {TXT: []string{"google-site-verification=abc", "v=spf1 ip4:192.0.2.0/28 -all"}},
@@ -91,20 +91,20 @@ func world(t testing.TB) dnsclient.Resolver {
 		// Spamhaus's "public resolver" code; everything.test lists even
 		// 127.0.0.1; hijack.test answers a public address; uri.test
 		// answers 127.0.0.1; sfzone.test fails; dropzone.test never answers.
-		"10.2.0.192.bl.test":                {A: []string{"127.0.0.2"}, TXT: []string{"Listed for spam; see https://bl.test/lookup?ip=192.0.2.10."}},
-		"18.2.0.192.bl.test":                {A: []string{"127.0.0.3"}, TXT: []string{hugeTXT}},
+		"10.2.0.192.bl.test": {A: []string{"127.0.0.2"}, TXT: []string{"Listed for spam; see https://bl.test/lookup?ip=192.0.2.10."}},
+		"18.2.0.192.bl.test": {A: []string{"127.0.0.3"}, TXT: []string{hugeTXT}},
 		"0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.test": {A: []string{"127.0.0.2"}},
-		"10.2.0.192.zen.spamhaus.org":       {A: []string{"127.0.0.2", "127.0.0.10"}},
-		"11.2.0.192.zen.spamhaus.org":       {A: []string{"127.255.255.254"}},
-		"10.2.0.192.err.test":               {A: []string{"127.255.255.254"}},
-		"10.2.0.192.everything.test":        {A: []string{"127.0.0.2"}},
-		"1.0.0.127.everything.test":         {A: []string{"127.0.0.2"}},
-		"10.2.0.192.hijack.test":            {A: []string{"198.51.100.200"}},
-		"10.2.0.192.uri.test":               {A: []string{"127.0.0.1"}},
-		"10.2.0.192.mixed.test":             {A: []string{"127.0.0.2", "127.255.255.255"}},
-		"10.2.0.192.nodata.test":            {TXT: []string{"odd"}},
-		"10.2.0.192.sfzone.test":            {ServFail: true},
-		"10.2.0.192.dropzone.test":          {Drop: true},
+		"10.2.0.192.zen.spamhaus.org": {A: []string{"127.0.0.2", "127.0.0.10"}},
+		"11.2.0.192.zen.spamhaus.org": {A: []string{"127.255.255.254"}},
+		"10.2.0.192.err.test":         {A: []string{"127.255.255.254"}},
+		"10.2.0.192.everything.test":  {A: []string{"127.0.0.2"}},
+		"1.0.0.127.everything.test":   {A: []string{"127.0.0.2"}},
+		"10.2.0.192.hijack.test":      {A: []string{"198.51.100.200"}},
+		"10.2.0.192.uri.test":         {A: []string{"127.0.0.1"}},
+		"10.2.0.192.mixed.test":       {A: []string{"127.0.0.2", "127.255.255.255"}},
+		"10.2.0.192.nodata.test":      {TXT: []string{"odd"}},
+		"10.2.0.192.sfzone.test":      {ServFail: true},
+		"10.2.0.192.dropzone.test":    {Drop: true},
 
 		// Sender domains.
 		"mx.test":       {MX: []dnstest.MX{{Preference: 10, Host: "mail.good.test"}}},
