@@ -23,6 +23,7 @@ func TestHelpGolden(t *testing.T) {
 		{"demo", false, []string{"demo", "--help"}},
 		{"explain", false, []string{"explain", "--help"}},
 		{"relay-check", false, []string{"relay-check", "--help"}},
+		{"dns", false, []string{"dns", "--help"}},
 		{"swaks", true, []string{"--help"}},
 	}
 	for _, tc := range tests {

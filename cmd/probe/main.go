@@ -73,6 +73,8 @@ func run(ctx context.Context, args []string, io stdio) int {
 			return runExplain(ctx, args[1:], io)
 		case "relay-check":
 			return runRelayCheck(ctx, args[1:], io)
+		case "dns":
+			return runDNS(ctx, args[1:], io)
 		case "help":
 			return runSession(ctx, []string{"--help"}, io)
 		case "version":

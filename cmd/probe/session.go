@@ -26,6 +26,7 @@ const sessionUsage = `Usage: probe [options]              run an SMTP session (s
        probe demo [SCENARIO|--list|--all]  probe the built-in scenario server
        probe explain [--phase P] [--json] [--summary] [TEXT...]
        probe relay-check [options]    check relay and AUTH settings
+       probe dns DOMAIN [--ip IP]     check a domain's MX, SPF, DMARC, MTA-STS, TLS-RPT, DKIM, DNSBL
 
 Examples:
   probe -t alice@example.org                       MX of example.org, port 25
