@@ -190,7 +190,6 @@ func serverAddress(server string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-
 // LookupMX returns the MX records of domain with exchange hosts as fully
 // qualified names (trailing dot), like net.Resolver.
 func (c *Client) LookupMX(ctx context.Context, domain string) ([]*net.MX, error) {
