@@ -256,8 +256,8 @@ func heloCandidate(helo *Check, good string) string {
 }
 
 func validHost(s string) bool {
-	d, err := normDomain(s)
-	return err == nil && strings.Contains(d, ".")
+	_, err := fqdn(s)
+	return err == nil
 }
 
 func addrTypeOf(ip string) string {

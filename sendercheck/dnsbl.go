@@ -26,12 +26,9 @@ const maxReasonLen = 300
 // listing" are per list.
 func DNSBL(ctx context.Context, r dnsclient.Resolver, zone, ip string) Check {
 	c := Check{Name: NameDNSBL, Subject: zone, IP: ip}
-	z, err := normDomain(zone)
-	if err != nil || !strings.Contains(z, ".") {
+	z, err := fqdn(zone)
+	if err != nil {
 		c.Result = ResultPermError
-		if err == nil {
-			err = fmt.Errorf("%q has a single label", z)
-		}
 		c.Detail = fmt.Sprintf("No DNSBL lookup: the zone is not usable (%v).", err)
 		return c
 	}

@@ -16,12 +16,9 @@ import (
 // is not a domain name; temperror when DNS failed.
 func SenderDomain(ctx context.Context, r dnsclient.Resolver, domain string) Check {
 	c := Check{Name: NameSenderDomain, Subject: domain}
-	d, err := normDomain(domain)
-	if err != nil || !strings.Contains(d, ".") {
+	d, err := fqdn(domain)
+	if err != nil {
 		c.Result = ResultFail
-		if err == nil {
-			err = fmt.Errorf("%q is not fully qualified", d)
-		}
 		c.Detail = fmt.Sprintf("The sender domain is not usable: %v.", err)
 		return c
 	}

@@ -96,6 +96,20 @@ func normDomain(domain string) (string, error) {
 	return d, nil
 }
 
+// fqdn is normDomain for names that must have two labels at least: a
+// zone, a sender domain, an SPF domain (RFC 7208 §4.3). A single label
+// ("localhost") would be completed by a search list, never meant.
+func fqdn(domain string) (string, error) {
+	d, err := normDomain(domain)
+	if err != nil {
+		return "", err
+	}
+	if !strings.Contains(d, ".") {
+		return "", fmt.Errorf("%q is not fully qualified (a single label)", d)
+	}
+	return d, nil
+}
+
 // dnsFailure describes a lookup error for a detail sentence and names its
 // rcode: "SERVFAIL", "TIMEOUT", "NXDOMAIN"...
 func dnsFailure(err error) (rcode, text string) {

@@ -37,8 +37,8 @@ func SPF(ctx context.Context, r dnsclient.Resolver, domain, ip, helo string) Che
 		return c
 	}
 	c.IP = addr.String()
-	d, err := normDomain(target)
-	if err != nil || !strings.Contains(d, ".") {
+	d, err := fqdn(target)
+	if err != nil {
 		// RFC 7208 §4.3: a malformed domain or a single label gives none.
 		c.Result = ResultNone
 		c.Detail = fmt.Sprintf("No SPF evaluation: %q is not a fully qualified domain name, so SPF gives none (RFC 7208 §4.3).", clip(target, 80))
