@@ -28,6 +28,7 @@ PORT_OPENRELAY=${SMTPPROBE_PORT_OPENRELAY:-2526}
 PORT_AUTHNOTLS=${SMTPPROBE_PORT_AUTHNOTLS:-2527}
 PORT_BANNER554=${SMTPPROBE_PORT_BANNER554:-2528}
 PORT_CONTENT=${SMTPPROBE_PORT_CONTENT:-2529}
+PORT_RBL=${SMTPPROBE_PORT_RBL:-2530}
 PORT_EXIM=${SMTPPROBE_PORT_EXIM:-2625}
 PORT_EXIM_NOSERVICE=${SMTPPROBE_PORT_EXIM_NOSERVICE:-2626}
 EXIM_ROOT=${EXIM_ROOT:-/opt/smtpprobe-exim}
@@ -59,7 +60,7 @@ die() {
 }
 
 all_ports() {
-	echo "$PORT_MX $PORT_SUBMISSION $PORT_IMPLICIT $PORT_OPENRELAY $PORT_AUTHNOTLS $PORT_BANNER554 $PORT_CONTENT $PORT_EXIM $PORT_EXIM_NOSERVICE" \
+	echo "$PORT_MX $PORT_SUBMISSION $PORT_IMPLICIT $PORT_OPENRELAY $PORT_AUTHNOTLS $PORT_BANNER554 $PORT_CONTENT $PORT_RBL $PORT_EXIM $PORT_EXIM_NOSERVICE" \
 		"$PORT_CHASQUID $PORT_CHASQUID_SUBMISSION $PORT_CHASQUID_TLS $PORT_OPENSMTPD $PORT_OPENSMTPD_SMTPS"
 }
 
@@ -230,6 +231,10 @@ EOF
 	# with Postfix's own text for a bare REJECT ("550 5.7.1 Message content
 	# rejected").
 	printf '/^(Subject|From|To|Date|Message-ID):/ REJECT\n' >"$etc/header_checks_reject"
+	# A DNSBL refusal as Postfix words it, for one loopback source address
+	# only: the lookup itself is left to the test's DNS world (Postfix
+	# would ask the system resolver), the text is Postfix's own.
+	printf '127.0.0.3/32 REJECT Service unavailable; Client host [127.0.0.3] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/127.0.0.3\n' >"$etc/rbl.cidr"
 
 	cat >"$etc/master.cf" <<EOF
 # service type  private unpriv  chroot  wakeup  maxproc command + args
@@ -273,6 +278,11 @@ $HOST:$PORT_BANNER554 inet n - n - - smtpd
   -o syslog_name=postfix/banner554
   -o smtpd_delay_reject=no
   -o smtpd_client_restrictions=reject
+# Refuses the client 127.0.0.3 at RCPT with an RBL-style text (cidr
+# access map); every other client is served as the MX.
+$HOST:$PORT_RBL inet n - n - - smtpd
+  -o syslog_name=postfix/rbl
+  -o smtpd_client_restrictions=check_client_access,cidr:$etc/rbl.cidr
 # Rejects every message after the final dot (header_checks REJECT: 550).
 $HOST:$PORT_CONTENT inet n - n - - smtpd
   -o syslog_name=postfix/content
@@ -669,6 +679,7 @@ SMTPPROBE_PORT_OPENRELAY=$PORT_OPENRELAY
 SMTPPROBE_PORT_AUTHNOTLS=$PORT_AUTHNOTLS
 SMTPPROBE_PORT_BANNER554=$PORT_BANNER554
 SMTPPROBE_PORT_CONTENT=$PORT_CONTENT
+SMTPPROBE_PORT_RBL=$PORT_RBL
 SMTPPROBE_PORT_EXIM=$PORT_EXIM
 SMTPPROBE_PORT_EXIM_NOSERVICE=$PORT_EXIM_NOSERVICE
 SMTPPROBE_IT_USER=$USER_NAME
