@@ -12,7 +12,6 @@ import (
 	"github.com/smtpprobe/smtpprobe/dkimsign"
 	"github.com/smtpprobe/smtpprobe/dnsclient"
 	"github.com/smtpprobe/smtpprobe/sendercheck"
-	"github.com/smtpprobe/smtpprobe/smtpclient"
 )
 
 // checkedCategories are the diagnoses about the sender's identity that the
@@ -53,6 +52,13 @@ type senderChecks struct {
 	ehlo    string
 	early   chan []sendercheck.Check // the checks started at connect; nil until then
 	skipped string                   // why nothing was checked
+	// late are the checks a refusal called for (the address the server
+	// saw, the lists it named), started as the refusal arrived.
+	late []chan []sendercheck.Check
+	// lateAsked are the (ip, zone) and (ip, check) pairs already started
+	// there, so a second refusal naming the same list asks nothing twice.
+	lateAsked  map[string]bool
+	earlyZones []string // the lists asked at connect
 }
 
 func newSenderChecks(ctx context.Context, o Options, r dnsclient.Resolver) *senderChecks {
@@ -114,6 +120,7 @@ func (c *senderChecks) onEgress(ip, ehlo string) {
 	if len(in.Zones) > 0 {
 		in.Checks = append(in.Checks, sendercheck.NameDNSBL)
 	}
+	c.earlyZones = in.Zones
 	go func() {
 		ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
 		defer cancel()
@@ -121,11 +128,67 @@ func (c *senderChecks) onEgress(ip, ehlo string) {
 	}()
 }
 
+// onRefusal is smtpclient's OnRefusal: the client address a refusal
+// names and the block lists it names are checked at once, while the
+// session says goodbye, rather than after it.
+func (c *senderChecks) onRefusal(lines []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.early == nil {
+		return // nothing may be asked (loopback, no DNS)
+	}
+	if c.lateAsked == nil {
+		c.lateAsked = map[string]bool{}
+	}
+	extra := sendercheck.Input{IP: c.ip, EHLOName: c.ehlo, MailFromDomain: c.mailFromDomain}
+	ip := c.ip
+	if rep := sendercheck.ReportedIP(lines); rep != "" && rep != c.ip {
+		ip, extra.ReportedIP = rep, rep
+		for _, name := range []string{sendercheck.NamePTR, sendercheck.NameHELO, sendercheck.NameSPF} {
+			if !c.lateAsked[rep+" "+name] {
+				c.lateAsked[rep+" "+name] = true
+				extra.Checks = append(extra.Checks, name)
+			}
+		}
+	}
+	for _, z := range sendercheck.ZonesInReply(lines) {
+		key := ip + " dnsbl " + strings.ToLower(z)
+		if c.lateAsked[key] || (ip == c.ip && c.startedZone(z)) {
+			continue
+		}
+		c.lateAsked[key] = true
+		extra.Zones = append(extra.Zones, z)
+	}
+	if len(extra.Zones) > 0 {
+		extra.Checks = append(extra.Checks, sendercheck.NameDNSBL)
+	}
+	if len(extra.Checks) == 0 {
+		return
+	}
+	ch := make(chan []sendercheck.Check, 1)
+	c.late = append(c.late, ch)
+	go func() {
+		ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
+		defer cancel()
+		ch <- sendercheck.Run(ctx, c.r, extra)
+	}()
+}
+
+// startedZone reports whether the checks started at connect ask zone.
+func (c *senderChecks) startedZone(zone string) bool {
+	for _, z := range c.earlyZones {
+		if strings.EqualFold(z, zone) {
+			return true
+		}
+	}
+	return false
+}
+
 // finish decides whether the checks are reported, completes them with what
 // the session's refusal said (the address the server saw, the lists it
 // named), and puts their verdict into the diagnosis. It returns the checks
 // to report (nil when none are).
-func (c *senderChecks) finish(res *smtpclient.Result, d *diagnose.Diagnosis) []sendercheck.Check {
+func (c *senderChecks) finish(d *diagnose.Diagnosis) []sendercheck.Check {
 	defer c.cancel()
 	var dkim []sendercheck.Check
 	if c.dkim != nil {
@@ -139,15 +202,14 @@ func (c *senderChecks) finish(res *smtpclient.Result, d *diagnose.Diagnosis) []s
 	if !wanted {
 		return dkim
 	}
-	checks := c.identity(res, d, dkim)
-	return checks
+	return c.identity(d, dkim)
 }
 
 // identity completes and judges the identity checks; dkim is the key
 // check, when signing.
-func (c *senderChecks) identity(res *smtpclient.Result, d *diagnose.Diagnosis, dkim []sendercheck.Check) []sendercheck.Check {
+func (c *senderChecks) identity(d *diagnose.Diagnosis, dkim []sendercheck.Check) []sendercheck.Check {
 	c.mu.Lock()
-	early, skipped, ip, ehlo := c.early, c.skipped, c.ip, c.ehlo
+	early, skipped := c.early, c.skipped
 	c.mu.Unlock()
 	if early == nil {
 		if skipped == "" {
@@ -170,27 +232,15 @@ func (c *senderChecks) identity(res *smtpclient.Result, d *diagnose.Diagnosis, d
 		checks = append(checks, got...)
 	case <-time.After(maxCheckWait):
 	}
-	lines := replyLines(res)
-	extra := sendercheck.Input{IP: ip, EHLOName: ehlo, MailFromDomain: c.mailFromDomain}
-	// The address the receiver saw (NAT) is the one that counts: the
-	// IP-bound checks are made again for it, with every list asked so far.
-	if rep := sendercheck.ReportedIP(lines); rep != "" && rep != ip {
-		extra.ReportedIP = rep
-		extra.Checks = []string{sendercheck.NamePTR, sendercheck.NameHELO, sendercheck.NameSPF}
-		extra.Zones = dnsblZones(checks)
-	}
-	for _, z := range sendercheck.ZonesInReply(lines) {
-		if !slices.Contains(extra.Zones, z) && (extra.ReportedIP != "" || !checkedZone(checks, z)) {
-			extra.Zones = append(extra.Zones, z)
+	c.mu.Lock()
+	late := c.late
+	c.mu.Unlock()
+	for _, ch := range late {
+		select {
+		case got := <-ch:
+			checks = append(checks, got...)
+		case <-time.After(maxCheckWait):
 		}
-	}
-	if len(extra.Zones) > 0 {
-		extra.Checks = append(extra.Checks, sendercheck.NameDNSBL)
-	}
-	if len(extra.Checks) > 0 {
-		ctx, cancel := context.WithTimeout(c.ctx, c.timeout)
-		checks = append(checks, sendercheck.Run(ctx, c.r, extra)...)
-		cancel()
 	}
 	if d != nil {
 		conf := sendercheck.Confirm(d.Category, checks)
@@ -202,44 +252,4 @@ func (c *senderChecks) identity(res *smtpclient.Result, d *diagnose.Diagnosis, d
 		d.NextSteps = append(conf.NextSteps, d.NextSteps...)
 	}
 	return checks
-}
-
-// dnsblZones are the lists the checks asked.
-func dnsblZones(checks []sendercheck.Check) []string {
-	var zones []string
-	for _, c := range checks {
-		if c.Name == sendercheck.NameDNSBL && !slices.Contains(zones, c.Subject) {
-			zones = append(zones, c.Subject)
-		}
-	}
-	return zones
-}
-
-// checkedZone reports whether zone was asked already.
-func checkedZone(checks []sendercheck.Check, zone string) bool {
-	for _, c := range checks {
-		if c.Name == sendercheck.NameDNSBL && strings.EqualFold(c.Subject, zone) {
-			return true
-		}
-	}
-	return false
-}
-
-// replyLines are the texts that may name the client's address or a block
-// list: the failing reply and the banner.
-func replyLines(res *smtpclient.Result) []string {
-	var lines []string
-	if res == nil {
-		return nil
-	}
-	if res.Reply != nil {
-		lines = append(lines, res.Reply.Lines...)
-	}
-	for _, r := range res.RcptReplies {
-		lines = append(lines, r.Lines...)
-	}
-	if res.Banner != nil {
-		lines = append(lines, res.Banner.Lines...)
-	}
-	return lines
 }

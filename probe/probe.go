@@ -277,10 +277,10 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		}
 	}
 	o.pinned.apply(&cfg, report, rec) // --all-mx: this address, the shared message
-	cfg.OnEgress = checks.onEgress
+	cfg.OnEgress, cfg.OnRefusal = checks.onEgress, checks.onRefusal
 	res := smtpclient.Run(ctx, cfg)
 	report = finish(report, rec, o, res, nil)
-	report.Checks = checks.finish(res, report.Diagnosis)
+	report.Checks = checks.finish(report.Diagnosis)
 	report.DNS = queryLog(resolver)
 	return report, res, nil
 }

@@ -137,6 +137,11 @@ type Config struct {
 	// sender checks (PTR, SPF, DMARC...) start there and run while the
 	// session goes on. It must not block.
 	OnEgress func(localIP, ehloName string)
+	// OnRefusal, when set, is called with the lines of every 4xx/5xx
+	// reply as it arrives: checks that depend on what a refusal says
+	// (the client address the server saw, the block list it names) start
+	// there, while QUIT is still being exchanged. It must not block.
+	OnRefusal func(lines []string)
 }
 
 // QuitAfter values (swaks names; aliases are mapped by NormalizeQuitAfter).

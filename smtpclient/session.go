@@ -322,6 +322,9 @@ func (s *session) exchange(phase, cmd, shown string) (*Reply, error) {
 	step.DurationMS = transcript.Millis(s.rec.Since() - start)
 	if r != nil {
 		step.Reply = &transcript.Reply{Code: r.Code, EnhancedCode: r.Enhanced, Lines: r.Lines}
+		if r.Code >= 400 && s.cfg.OnRefusal != nil {
+			s.cfg.OnRefusal(append([]string(nil), r.Lines...))
+		}
 	}
 	if err != nil {
 		step.Error = s.rec.Scrub(err.Error())
