@@ -169,7 +169,16 @@ func WriteText(w io.Writer, d Diagnosis) error {
 	line("Phase", printable(ph))
 	line("Confidence", strconv.FormatFloat(d.Confidence, 'f', 2, 64))
 	if d.Confirmation != "" {
-		line("Confirmed", printable(d.Confirmation))
+		v := d.Confirmation
+		switch v {
+		case "confirmed", "contradicted":
+			v += " by the sender checks (see the evidence)"
+		case "inconclusive":
+			v += ": a check that matters could not be made or gave no clear answer"
+		case "not-checked":
+			v = "not checked (the evidence says why)"
+		}
+		line("Checks", printable(v))
 	}
 	if d.Source != "" {
 		line("Source", printable(d.Source))
