@@ -14,7 +14,8 @@
 // asked type get an empty NOERROR answer (NODATA). UDP answers larger than
 // the client's advertised EDNS0 size (512 octets without EDNS0) are
 // truncated with the TC bit set, so clients must retry over TCP as real
-// servers force them to. The server stops when the test ends.
+// servers force them to. SetDelay makes every answer wait, as a distant
+// resolver's do. The server stops when the test ends.
 package dnstest
 
 import (
@@ -24,6 +25,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -93,9 +95,24 @@ type Server struct {
 	zone map[string][]dns.RR // canonical name -> records; nil slice for marker-only names
 	opts map[string]Records  // canonical name -> ServFail/Drop flags
 
+	delay     atomic.Int64  // time.Duration before each answer (SetDelay)
+	closed    chan struct{} // closed by Close: delayed answers give up
+	closeOnce sync.Once
+
 	mu      sync.Mutex
 	queries []Query
 	stops   []func()
+}
+
+// SetDelay makes the server wait d before each answer it gives from then
+// on, over UDP and TCP, whatever the name (NXDOMAIN and SERVFAIL answers
+// too), as a resolver some way off does: SetDelay(20*time.Millisecond)
+// stands for a 20 ms resolver. Queries are still answered concurrently,
+// each after its own wait; 0 (the default) answers at once. It is safe to
+// call while clients query; a query already waiting keeps the delay it
+// started with. Close does not wait for delayed answers: they are dropped.
+func (s *Server) SetDelay(d time.Duration) {
+	s.delay.Store(int64(max(d, 0)))
 }
 
 // TB is the part of testing.TB the helpers use; testing.TB satisfies it.
@@ -128,7 +145,7 @@ func NewServer(t TB, zone Zone) *Server {
 
 // Serve starts a server for zone on a loopback port; Close stops it.
 func Serve(zone Zone) (*Server, error) {
-	s := &Server{zone: map[string][]dns.RR{}, opts: map[string]Records{}}
+	s := &Server{zone: map[string][]dns.RR{}, opts: map[string]Records{}, closed: make(chan struct{})}
 	for name, recs := range zone {
 		owner := dns.CanonicalName(name)
 		if _, ok := dns.IsDomainName(owner); !ok {
@@ -175,6 +192,7 @@ func Serve(zone Zone) (*Server, error) {
 
 // Close stops the server and waits for it.
 func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closed) })
 	s.mu.Lock()
 	stops := s.stops
 	s.stops = nil
@@ -313,6 +331,15 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	opt := s.opts[qname]
 	if opt.Drop {
 		return
+	}
+	if d := time.Duration(s.delay.Load()); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-s.closed:
+			t.Stop()
+			return
+		}
 	}
 	resp.SetReply(req)
 	// Authoritative, and recursion "available" so that the Go stub
