@@ -140,7 +140,7 @@ func (c *senderChecks) onRefusal(lines []string) {
 	if c.lateAsked == nil {
 		c.lateAsked = map[string]bool{}
 	}
-	extra := sendercheck.Input{IP: c.ip, EHLOName: c.ehlo, MailFromDomain: c.mailFromDomain}
+	extra := sendercheck.Input{IP: c.ip, EHLOName: c.ehlo, MailFromDomain: c.mailFromDomain, ExpectListed: true}
 	ip := c.ip
 	if rep := sendercheck.ReportedIP(lines); rep != "" && rep != c.ip {
 		ip, extra.ReportedIP = rep, rep

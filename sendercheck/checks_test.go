@@ -3,6 +3,7 @@ package sendercheck
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -263,28 +264,35 @@ func TestDNSBL(t *testing.T) {
 		{"zone empty", "", ipGood, ResultPermError, nil, "empty", ""},
 		{"IP not an IP", "bl.test", "999.1.1.1", ResultPermError, nil, "not an IP address", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := DNSBL(testCtx(t), r, tt.zone, tt.ip)
-			if c.Name != NameDNSBL || c.Result != tt.want {
-				t.Fatalf("DNSBL(%q, %s) = %s (%s), want %s", tt.zone, tt.ip, c.Result, c.Detail, tt.want)
-			}
-			if !slices.Equal(c.Answers, tt.answers) {
-				t.Errorf("Answers = %q, want %q", c.Answers, tt.answers)
-			}
-			if !strings.Contains(c.Detail, tt.detailHas) {
-				t.Errorf("Detail %.300q lacks %q", c.Detail, tt.detailHas)
-			}
-			if c.DelistURL != tt.delist && tt.delist != "" {
-				t.Errorf("DelistURL = %q, want %q", c.DelistURL, tt.delist)
-			}
-			if c.Result != ResultListed && (c.Reason != "" || c.DelistURL != "") {
-				t.Errorf("a %s result carries a listing's reason %q / URL %q", c.Result, c.Reason, c.DelistURL)
-			}
-			if len(c.Reason) > maxReasonLen+40 || len(c.Detail) > 2000 {
-				t.Errorf("reason of %d bytes, detail of %d bytes: a huge TXT record was copied", len(c.Reason), len(c.Detail))
-			}
-		})
+	// The eager form (a list a refusal named) must judge every case the
+	// same way, only asking its three questions at once.
+	for _, eager := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/eager=%v", tt.name, eager), func(t *testing.T) {
+				c := DNSBL(testCtx(t), r, tt.zone, tt.ip)
+				if eager {
+					c = DNSBLExpectingListing(testCtx(t), r, tt.zone, tt.ip)
+				}
+				if c.Name != NameDNSBL || c.Result != tt.want {
+					t.Fatalf("DNSBL(%q, %s) = %s (%s), want %s", tt.zone, tt.ip, c.Result, c.Detail, tt.want)
+				}
+				if !slices.Equal(c.Answers, tt.answers) {
+					t.Errorf("Answers = %q, want %q", c.Answers, tt.answers)
+				}
+				if !strings.Contains(c.Detail, tt.detailHas) {
+					t.Errorf("Detail %.300q lacks %q", c.Detail, tt.detailHas)
+				}
+				if c.DelistURL != tt.delist && tt.delist != "" {
+					t.Errorf("DelistURL = %q, want %q", c.DelistURL, tt.delist)
+				}
+				if c.Result != ResultListed && (c.Reason != "" || c.DelistURL != "") {
+					t.Errorf("a %s result carries a listing's reason %q / URL %q", c.Result, c.Reason, c.DelistURL)
+				}
+				if len(c.Reason) > maxReasonLen+40 || len(c.Detail) > 2000 {
+					t.Errorf("reason of %d bytes, detail of %d bytes: a huge TXT record was copied", len(c.Reason), len(c.Detail))
+				}
+			})
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package sendercheck
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +28,10 @@ type Input struct {
 	// those of a diagnosis); empty: every check the input allows.
 	// NameDKIMKey is not made here (see dkimsign).
 	Checks []string
+	// ExpectListed says the zones were named by a refusal, so a listing
+	// is likely: each list is asked its test address and reason together
+	// with the listing (DNSBLExpectingListing), saving round trips.
+	ExpectListed bool
 }
 
 // SourceIP is the address the checks use: the one the server reported,
@@ -64,12 +69,18 @@ func Run(ctx context.Context, r dnsclient.Resolver, in Input) []Check {
 		tasks = append(tasks, func() []Check {
 			// HELO compares with the PTR names, so it waits for them.
 			var out []Check
-			ptr := PTR(ctx, r, ip)
+			m := &memoResolver{Resolver: r, ip: map[string]*memoIP{}}
+			if in.wants(NameHELO) && in.EHLOName != "" {
+				if a, err := parseIP(ip); err == nil {
+					go m.LookupIP(ctx, family(a), strings.TrimSuffix(strings.ToLower(strings.TrimSpace(in.EHLOName)), "."))
+				}
+			}
+			ptr := PTR(ctx, m, ip)
 			if in.wants(NamePTR) {
 				out = append(out, ptr)
 			}
 			if in.wants(NameHELO) && in.EHLOName != "" {
-				out = append(out, HELO(ctx, r, in.EHLOName, ip, ptr.Names))
+				out = append(out, HELO(ctx, m, in.EHLOName, ip, ptr.Names))
 			}
 			return out
 		})
@@ -91,7 +102,11 @@ func Run(ctx context.Context, r dnsclient.Resolver, in Input) []Check {
 	}
 	if in.wants(NameDNSBL) && ip != "" {
 		for _, z := range zones {
-			tasks = append(tasks, func() []Check { return []Check{DNSBL(ctx, r, z, ip)} })
+			if in.ExpectListed {
+				tasks = append(tasks, func() []Check { return []Check{DNSBLExpectingListing(ctx, r, z, ip)} })
+			} else {
+				tasks = append(tasks, func() []Check { return []Check{DNSBL(ctx, r, z, ip)} })
+			}
 		}
 	}
 
@@ -131,5 +146,39 @@ func addAlignment(c *Check, fromDomain, mailFromDomain string) {
 		c.Detail += fmt.Sprintf(" The envelope sender domain %s aligns with it (aspf=%s), so an SPF pass counts for DMARC.", mf, c.DMARC.ASPF)
 	} else {
 		c.Detail += fmt.Sprintf(" The envelope sender domain %s does not align with it (aspf=%s): SPF cannot satisfy DMARC for this mail, only a DKIM signature aligned with %s can.", mf, c.DMARC.ASPF, OrgDomain(fromDomain))
+	}
+}
+
+type memoIP struct {
+	done chan struct{}
+	ips  []net.IP
+	err  error
+}
+
+// memoResolver shares address lookups of one host within a Run.
+type memoResolver struct {
+	dnsclient.Resolver
+	mu sync.Mutex
+	ip map[string]*memoIP
+}
+
+func (m *memoResolver) LookupIP(ctx context.Context, network, host string) ([]net.IP, error) {
+	key := network + " " + strings.TrimSuffix(strings.ToLower(host), ".")
+	m.mu.Lock()
+	e, ok := m.ip[key]
+	if !ok {
+		e = &memoIP{done: make(chan struct{})}
+		m.ip[key] = e
+	}
+	m.mu.Unlock()
+	if !ok {
+		e.ips, e.err = m.Resolver.LookupIP(ctx, network, host)
+		close(e.done)
+	}
+	select {
+	case <-e.done:
+		return e.ips, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
