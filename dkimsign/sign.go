@@ -131,6 +131,11 @@ func checkDomain(d string) (string, error) {
 	if err := checkLabels(ascii); err != nil {
 		return "", fmt.Errorf("DKIM domain %q: %w", d, err)
 	}
+	if !strings.Contains(strings.TrimSuffix(ascii, "."), ".") {
+		// A bare host name (the default From of user@host gives one)
+		// has no public DNS in which a receiver could find the key.
+		return "", fmt.Errorf("DKIM domain %q is a single label: give --dkim-domain, or a --from address with a full domain", d)
+	}
 	return ascii, nil
 }
 

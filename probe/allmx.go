@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/smtpprobe/smtpprobe/compose"
+	"github.com/smtpprobe/smtpprobe/dkimsign"
+	"github.com/smtpprobe/smtpprobe/dnsclient"
 	"github.com/smtpprobe/smtpprobe/mxlookup"
 	"github.com/smtpprobe/smtpprobe/smtpclient"
 	"github.com/smtpprobe/smtpprobe/transcript"
@@ -73,17 +75,35 @@ func RunAllMX(ctx context.Context, o Options, parallel int) (*transcript.Report,
 	if _, err := tlsConfig(o); err != nil {
 		return nil, err
 	}
+	userDNS := o.DNSServer != "" || o.Resolver != nil // asked for, not the default resolver
 	if o.Resolver == nil {
 		if o.Resolver, err = mxlookup.NewResolver(o.DNSServer); err != nil {
 			return nil, &UsageError{Err: fmt.Errorf("--dns-server: %w", err)}
 		}
 	}
+	for _, z := range o.DNSBLZones {
+		if err := validZone(z); err != nil {
+			return nil, usage("--dnsbl %q: %v", z, err)
+		}
+	}
+	// One set of sender checks for the whole run: every address is
+	// reached from the same side, so the checks are made once (the first
+	// connection starts them) and judged with the chosen address's
+	// diagnosis.
+	dnsr, _ := o.Resolver.(dnsclient.Resolver)
+	shared := newSenderChecks(ctx, o, dnsr)
+	shared.mayQuery = userDNS
+	o.sharedChecks = shared
 	sh := runShared{port: port, mode: mode, source: "server"}
 	if sendsMessage(quitAfter, dropAfter) {
 		if sh.msg, err = buildShared(ctx, o); err != nil {
+			shared.cancel()
 			return nil, err
 		}
 		defer sh.msg.close()
+		if sh.msg.dkim != nil {
+			shared.startDKIM(*sh.msg.dkim)
+		}
 	}
 
 	rec := transcript.NewRecorder(transcript.RecorderOptions{Now: o.Now, ShowSecrets: o.ShowSecrets, Sink: o.Live, BodyLines: o.BodyLines})
@@ -99,6 +119,10 @@ func RunAllMX(ctx context.Context, o Options, parallel int) (*transcript.Report,
 		MXMatrix:  []transcript.MXEntry{},
 	}
 	report.MXDifferences = []string{}
+	if sh.msg != nil && sh.msg.dkim != nil {
+		k := sh.msg.dkim
+		rec.Infof("DKIM: signing as d=%s s=%s with a %s key; checking %s._domainkey.%s", k.Domain, k.Selector, dkimsign.KeyDescription(k.Signer), k.Selector, k.Domain)
+	}
 	hosts := []smtpclient.Host{{Name: host}}
 	if host == "" {
 		lookup := o
@@ -149,6 +173,8 @@ func RunAllMX(ctx context.Context, o Options, parallel int) (*transcript.Report,
 	}
 	chosen := chooseEntry(runs)
 	adopt(report, runs[chosen].report)
+	report.Checks = shared.finish(ctx, report.Diagnosis)
+	report.DNS = queryLog(o.Resolver) // the whole run's queries
 	report.Events = mergeEvents(rec.Events(), runs[chosen].report, report.StartedAt)
 	report.MXDifferences = differences(runs)
 	report.MXSummary = summary(runs, chosen)
@@ -375,7 +401,6 @@ func adopt(top, chosen *transcript.Report) {
 	top.Target = chosen.Target
 	top.Steps, top.TLS, top.Result, top.Diagnosis = chosen.Steps, chosen.TLS, chosen.Result, chosen.Diagnosis
 	top.RoundTrips, top.Candidates, top.TLSFallback = chosen.RoundTrips, chosen.Candidates, chosen.TLSFallback
-	top.Checks, top.DNS = chosen.Checks, chosen.DNS
 }
 
 // mergeEvents is the run's transcript (lookups, one line per finished
@@ -540,6 +565,7 @@ type sharedMessage struct {
 	file           *os.File
 	size           int64
 	eightBit, utf8 bool
+	dkim           *dkimsign.Options // the signing done, when --dkim-key
 }
 
 // sharedInMemory is the size up to which the message stays in memory.
@@ -573,7 +599,7 @@ func buildShared(ctx context.Context, o Options) (*sharedMessage, error) {
 		return nil, err
 	}
 	defer m.Close()
-	sm := &sharedMessage{eightBit: m.EightBit, utf8: m.UTF8Headers}
+	sm := &sharedMessage{eightBit: m.EightBit, utf8: m.UTF8Headers, dkim: m.DKIM}
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(m.Reader, sharedInMemory+1))
 	if err != nil {

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -20,9 +21,9 @@ import (
 var checkedCategories = []string{"ip-blocklisted", "ip-reputation", "rdns-ptr", "spf-fail", "dkim-fail", "dmarc-policy", "sender-domain-invalid"}
 
 // maxCheckWait bounds how long the end of a session waits for the checks
-// that were started at connect: they run under the same --timeout as
-// every other lookup, and a dead resolver must not hold the report.
-const maxCheckWait = 30 * time.Second
+// still running: they started with the session, and a dead resolver (three
+// tries of 2 s per server) must not hold the report for long.
+const maxCheckWait = 8 * time.Second
 
 // senderChecks starts the identity checks as soon as the egress address
 // is known, so they run while the session goes on, and decides at the end
@@ -59,6 +60,7 @@ type senderChecks struct {
 	// there, so a second refusal naming the same list asks nothing twice.
 	lateAsked  map[string]bool
 	earlyZones []string // the lists asked at connect
+	reportedIP string   // the client address a refusal named, when not ours
 }
 
 func newSenderChecks(ctx context.Context, o Options, r dnsclient.Resolver) *senderChecks {
@@ -95,6 +97,9 @@ func (c *senderChecks) startDKIM(o dkimsign.Options) {
 func (c *senderChecks) onEgress(ip, ehlo string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.ip != "" {
+		return // --all-mx: the first connection of the run started them
+	}
 	c.ip, c.ehlo = ip, ehlo
 	if c.r == nil {
 		c.skipped = "no DNS client for the checks"
@@ -142,16 +147,21 @@ func (c *senderChecks) onRefusal(lines []string) {
 	}
 	extra := sendercheck.Input{IP: c.ip, EHLOName: c.ehlo, MailFromDomain: c.mailFromDomain, ExpectListed: true}
 	ip := c.ip
+	zones := sendercheck.ZonesInReply(lines)
 	if rep := sendercheck.ReportedIP(lines); rep != "" && rep != c.ip {
 		ip, extra.ReportedIP = rep, rep
+		c.reportedIP = rep
 		for _, name := range []string{sendercheck.NamePTR, sendercheck.NameHELO, sendercheck.NameSPF} {
 			if !c.lateAsked[rep+" "+name] {
 				c.lateAsked[rep+" "+name] = true
 				extra.Checks = append(extra.Checks, name)
 			}
 		}
+		// The lists asked for this side's address are asked for the
+		// address the server saw too.
+		zones = append(zones, c.earlyZones...)
 	}
-	for _, z := range sendercheck.ZonesInReply(lines) {
+	for _, z := range zones {
 		key := ip + " dnsbl " + strings.ToLower(z)
 		if c.lateAsked[key] || (ip == c.ip && c.startedZone(z)) {
 			continue
@@ -184,72 +194,100 @@ func (c *senderChecks) startedZone(zone string) bool {
 	return false
 }
 
-// finish decides whether the checks are reported, completes them with what
-// the session's refusal said (the address the server saw, the lists it
-// named), and puts their verdict into the diagnosis. It returns the checks
-// to report (nil when none are).
-func (c *senderChecks) finish(d *diagnose.Diagnosis) []sendercheck.Check {
+// finish decides whether the checks are reported, collects them, and
+// puts their verdict into the diagnosis. It returns the checks to report
+// (nil when none are). The wait after the session has one deadline for
+// everything still running (checkWait, and never past ctx): a dead
+// resolver costs the report its checks, not the user minutes.
+func (c *senderChecks) finish(ctx context.Context, d *diagnose.Diagnosis) []sendercheck.Check {
 	defer c.cancel()
+	wait := time.NewTimer(c.checkWait())
+	defer wait.Stop()
+	late := false // a check did not finish in time
+	interrupted := false
+	collect := func(ch <-chan []sendercheck.Check) []sendercheck.Check {
+		if late || interrupted {
+			return nil
+		}
+		select {
+		case got := <-ch:
+			return got
+		case <-wait.C:
+			late = true
+		case <-ctx.Done():
+			interrupted = true
+		}
+		return nil
+	}
 	var dkim []sendercheck.Check
 	if c.dkim != nil {
-		select {
-		case k := <-c.dkim:
-			dkim = []sendercheck.Check{k}
-		case <-time.After(maxCheckWait):
-		}
+		dkimCh := make(chan []sendercheck.Check, 1)
+		go func() {
+			select {
+			case k := <-c.dkim:
+				dkimCh <- []sendercheck.Check{k}
+			case <-c.ctx.Done():
+			}
+		}()
+		dkim = collect(dkimCh)
 	}
 	wanted := c.explicit || (d != nil && slices.Contains(checkedCategories, d.Category))
-	if !wanted {
-		return dkim
-	}
-	return c.identity(d, dkim)
-}
-
-// identity completes and judges the identity checks; dkim is the key
-// check, when signing.
-func (c *senderChecks) identity(d *diagnose.Diagnosis, dkim []sendercheck.Check) []sendercheck.Check {
+	var checks []sendercheck.Check
 	c.mu.Lock()
-	early, skipped := c.early, c.skipped
+	early, skipped, lateChans, reported := c.early, c.skipped, c.late, c.reportedIP
 	c.mu.Unlock()
+	if wanted && early != nil {
+		checks = append(checks, collect(early)...)
+		for _, ch := range lateChans {
+			checks = append(checks, collect(ch)...)
+		}
+	}
+	all := append(dkim, checks...)
+	if d == nil || !wanted {
+		return all
+	}
 	if early == nil {
 		if skipped == "" {
 			skipped = "the session ended before the egress address was known"
 		}
-		if d != nil {
-			d.Confirmation = "not-checked"
-			d.Evidence = append(d.Evidence, "sender checks not made: "+skipped)
-			if len(dkim) > 0 {
-				conf := sendercheck.Confirm(d.Category, dkim)
-				d.Confirmation = conf.Status
-				d.Evidence = append(d.Evidence, conf.Evidence...)
+		d.Evidence = append(d.Evidence, "sender checks not made: "+skipped)
+	}
+	// The address the server saw is the one its refusal is about: the
+	// checks of the local address are shown, but not used for the verdict.
+	used := all
+	if reported != "" {
+		used = nil
+		for _, k := range all {
+			if k.IP == c.ip && (k.Name == sendercheck.NamePTR || k.Name == sendercheck.NameHELO || k.Name == sendercheck.NameSPF || k.Name == sendercheck.NameDNSBL) {
+				continue
 			}
+			used = append(used, k)
 		}
-		return dkim
+		d.Evidence = append(d.Evidence, "the server says it saw "+reported+" (this side's address is "+c.ip+"): the verdict rests on the checks of "+reported)
 	}
-	checks := dkim
-	select {
-	case got := <-early:
-		checks = append(checks, got...)
-	case <-time.After(maxCheckWait):
-	}
-	c.mu.Lock()
-	late := c.late
-	c.mu.Unlock()
-	for _, ch := range late {
-		select {
-		case got := <-ch:
-			checks = append(checks, got...)
-		case <-time.After(maxCheckWait):
+	conf := sendercheck.Confirm(d.Category, used)
+	switch {
+	case interrupted:
+		d.Evidence = append(d.Evidence, "interrupted while the sender checks were still running")
+	case late:
+		d.Evidence = append(d.Evidence, fmt.Sprintf("some sender checks did not finish within %s after the session (a slow or unreachable resolver): they are left out", c.checkWait()))
+		if conf.Status == sendercheck.Confirmed || conf.Status == sendercheck.Contradicted {
+			break
 		}
+		conf.Status = sendercheck.Inconclusive
 	}
-	if d != nil {
-		conf := sendercheck.Confirm(d.Category, checks)
-		if !slices.Contains(checkedCategories, d.Category) && conf.Status == "" {
-			conf.Status = "not-checked"
-		}
-		d.Confirmation = conf.Status
-		d.Evidence = append(d.Evidence, conf.Evidence...)
-		d.NextSteps = append(conf.NextSteps, d.NextSteps...)
+	if conf.Status == "" {
+		conf.Status = sendercheck.NotChecked
 	}
-	return checks
+	d.Confirmation = conf.Status
+	d.Evidence = append(d.Evidence, conf.Evidence...)
+	d.NextSteps = append(conf.NextSteps, d.NextSteps...)
+	return all
+}
+
+// checkWait bounds the wait for the checks once the session is over: the
+// checks started with the session, so what is still running then is
+// waiting on a slow resolver.
+func (c *senderChecks) checkWait() time.Duration {
+	return min(c.timeout, maxCheckWait)
 }

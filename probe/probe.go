@@ -100,7 +100,8 @@ type Options struct {
 	Rand        *rand.Rand // MX shuffle among equal preferences; nil = stable order
 	Engine      Diagnoser  // diagnose.New() or a *diagnose.Lazy; nil: no diagnosis of replies
 
-	pinned *pinnedAddress // set by RunAllMX: one address of one host (allmx.go)
+	pinned       *pinnedAddress // set by RunAllMX: one address of one host (allmx.go)
+	sharedChecks *senderChecks  // set by RunAllMX: the run's sender checks
 }
 
 // Diagnoser explains a reply; *diagnose.Engine and *diagnose.Lazy are ones.
@@ -199,9 +200,12 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 			return nil, nil, usage("--dnsbl %q: %v", z, err)
 		}
 	}
-	dnsr, _ := resolver.(dnsclient.Resolver) // a test's MX-only fake has no checks
-	checks := newSenderChecks(ctx, o, dnsr)
-	checks.mayQuery = o.DNSServer != "" || o.Resolver != nil
+	checks := o.sharedChecks // --all-mx: one set for the run, finished there
+	if checks == nil {
+		dnsr, _ := resolver.(dnsclient.Resolver) // a test's MX-only fake has no checks
+		checks = newSenderChecks(ctx, o, dnsr)
+		checks.mayQuery = o.DNSServer != "" || o.Resolver != nil
+	}
 	if o.Message.Now.IsZero() {
 		o.Message.Now = o.Now()
 	}
@@ -280,7 +284,16 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 	cfg.OnEgress, cfg.OnRefusal = checks.onEgress, checks.onRefusal
 	res := smtpclient.Run(ctx, cfg)
 	report = finish(report, rec, o, res, nil)
-	report.Checks = checks.finish(report.Diagnosis)
+	if o.sharedChecks != nil {
+		return report, res, nil
+	}
+	report.Checks = checks.finish(ctx, report.Diagnosis)
+	if errors.Is(ctx.Err(), context.Canceled) && !report.Result.Interrupted {
+		// Ctrl-C came while the checks were awaited: the session is
+		// over, but the run was interrupted (DESIGN.md: 130, marked).
+		report.Result.Interrupted = true
+		report.Result.ExitCode, report.Result.ExitMeaning = smtpclient.ExitInterrupted, smtpclient.ExitMeaning(smtpclient.ExitInterrupted)
+	}
 	report.DNS = queryLog(resolver)
 	return report, res, nil
 }
@@ -512,6 +525,7 @@ func finish(report *transcript.Report, rec *transcript.Recorder, o Options, res 
 		OK: res.OK(), ExitCode: res.ExitCode, Phase: res.Phase, Command: res.Command,
 		MessageFate: res.MessageFate, QueueID: res.QueueID, AcceptedRcpts: res.Accepted, RejectedRcpts: res.Rejected,
 		StoppedAfter: res.StoppedAfter, Dropped: res.Dropped, ExitMeaning: smtpclient.ExitMeaning(res.ExitCode),
+		Interrupted: res.ExitCode == smtpclient.ExitInterrupted,
 	}
 	if res.Reply != nil {
 		r.Reply = &transcript.Reply{Code: res.Reply.Code, EnhancedCode: res.Reply.Enhanced, Lines: res.Reply.Lines}

@@ -172,9 +172,12 @@ func (j *judge) blocklisted(used []Check, reputation bool) {
 			j.unmade++
 		}
 	}
-	if reputation {
+	switch {
+	case reputation && len(zones) == 0:
+		j.noCause = "The address's reverse DNS is in order and no blocklist was asked (--dnsbl, or --check-sender for the common ones): the receiver judges by its own data (volume, complaints, spam-trap hits); ask through its postmaster page or support, and warm up a new address slowly."
+	case reputation:
 		j.noCause = fmt.Sprintf("No blocklist checked (%s) lists the address and its reverse DNS is in order: the receiver judges by its own data (volume, complaints, spam-trap hits); ask through its postmaster page or support, and warm up a new address slowly.", strings.Join(zones, ", "))
-	} else {
+	default:
 		j.noCause = fmt.Sprintf("Not listed now in %s — the listing may have expired, or the receiver uses its own or another list: ask it which list, or use its delisting form.", strings.Join(zones, ", "))
 	}
 }

@@ -303,7 +303,20 @@ func WriteMarkdown(w io.Writer, r *Report, opts TextOptions) error {
 		return err
 	}
 	if r.Result.OK && len(r.Result.RejectedRcpts) == 0 {
-		return nil
+		if len(r.Checks) == 0 {
+			return nil
+		}
+		// A session that succeeded has no diagnosis, but the checks the
+		// user asked for (--check-sender, --dkim-key) are still its
+		// findings.
+		if _, err := io.WriteString(w, "\n### Sender checks\n\n"+fence); err != nil {
+			return err
+		}
+		if err := writeChecks(w, r.Checks); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, fence+"\n")
+		return err
 	}
 	if _, err := io.WriteString(w, "\n### Diagnosis\n\n"+fence+"\n"); err != nil {
 		return err
@@ -343,6 +356,10 @@ func codeFence(r *Report) string {
 		}
 	}
 	count(r.Result.Error)
+	for _, c := range r.Checks {
+		count(c.Subject)
+		count(c.Detail)
+	}
 	return strings.Repeat("`", max(3, longest+1))
 }
 

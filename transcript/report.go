@@ -158,5 +158,8 @@ type Result struct {
 	StoppedAfter  string   `json:"stopped_after,omitempty"` // the --quit-after or --drop-after point
 	Dropped       bool     `json:"dropped,omitempty"`       // closed without QUIT (--drop-after)
 	ExitMeaning   string   `json:"exit_meaning,omitempty"`
-	CodeMeaning   string   `json:"code_meaning,omitempty"`
+	// Interrupted is set when the user stopped the run (Ctrl-C): the
+	// outputs are what was recorded until then (exit 130).
+	Interrupted bool   `json:"interrupted"`
+	CodeMeaning string `json:"code_meaning,omitempty"`
 }

@@ -3,6 +3,7 @@ package transcript
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/smtpprobe/smtpprobe/sendercheck"
 	"io"
 	"strings"
 	"testing"
@@ -219,5 +220,21 @@ func TestResultTypeIsNullWhenEmpty(t *testing.T) {
 	_ = WriteJSON(&b, &Report{TLS: &TLSInfo{ResultType: "certificate-expired"}})
 	if !strings.Contains(b.String(), `"result_type": "certificate-expired"`) {
 		t.Errorf("result_type missing:\n%s", b.String())
+	}
+}
+
+// Markdown shows the sender checks of a session that succeeded, and a
+// backtick run in a check's text cannot close the fence.
+func TestMarkdownChecksOnSuccess(t *testing.T) {
+	r := &Report{Result: Result{OK: true, MessageFate: "accepted"}, Checks: []sendercheck.Check{
+		{Name: "spf", Subject: "example.com", Result: "pass", Detail: "v=spf1 ````weird -all"},
+	}}
+	var b strings.Builder
+	if err := WriteMarkdown(&b, r, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, "### Sender checks") || !strings.Contains(out, "spf") || !strings.Contains(out, "`````\n") {
+		t.Errorf("markdown:\n%s", out)
 	}
 }

@@ -328,6 +328,9 @@ func sessionOptions(f *sessionFlags, fs *pflag.FlagSet, io stdio) (probe.Options
 	if err := applyDKIM(&o, f, fs); err != nil {
 		return o, err
 	}
+	if fs.Changed("all-mx-parallel") && !f.allMX {
+		return o, errors.New("--all-mx-parallel goes with --all-mx")
+	}
 	return o, nil
 }
 
