@@ -623,3 +623,29 @@ func (fakeResolver) LookupTXT(context.Context, string) ([]string, error)  { retu
 func (fakeResolver) LookupAddr(context.Context, string) ([]string, error) { return nil, errNoDNS }
 
 var errNoDNS = errors.New("no DNS in this test")
+
+// The text report shows no raw control byte and clips huge records.
+func TestTextEscapesAndClips(t *testing.T) {
+	big := "v=spf1 " + strings.Repeat("ip4:192.0.2.1 ", 3000) + "-all"
+	addr := dnstest.Start(t, dnstest.Zone{
+		"odd.test.":        {TXT: []string{big}, MX: []dnstest.MX{{Preference: 10, Host: "mx.odd.test."}}},
+		"mx.odd.test.":     {A: []string{"192.0.2.1"}},
+		"_dmarc.odd.test.": {TXT: []string{"v=DMARC1; p=reject; x=\x1b[2J"}},
+	})
+	r, _ := dnsclient.New(addr)
+	rep, err := Run(context.Background(), r, Options{Domain: "odd.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := WriteText(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "\x1b") {
+		t.Error("a raw ESC reached the text report")
+	}
+	if len(out) > 20000 || !strings.Contains(out, "--json has it whole") {
+		t.Errorf("the 40 KiB SPF record was not clipped (%d bytes of text)", len(out))
+	}
+}

@@ -3,6 +3,7 @@ package dnsreport
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/smtpprobe/smtpprobe/transcript"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -170,13 +171,22 @@ type textWriter struct {
 	err error
 }
 
+// line writes one line with the control bytes a record may hold (a
+// hostile TXT record can carry ESC sequences) shown escaped, never raw.
 func (tw *textWriter) line(s string) {
 	if tw.err == nil {
-		_, tw.err = io.WriteString(tw.w, s+"\n")
+		_, tw.err = io.WriteString(tw.w, transcript.Escape(s)+"\n")
 	}
 }
 
+// maxFieldLen clips a record shown in text (a TXT record may be 60 KiB;
+// --json keeps it whole).
+const maxFieldLen = 400
+
 func (tw *textWriter) field(label, value string) {
+	if len(value) > maxFieldLen {
+		value = fmt.Sprintf("%s... (%d bytes; --json has it whole)", value[:maxFieldLen], len(value))
+	}
 	tw.line(fmt.Sprintf("%-*s %s", labelWidth, label, value))
 }
 

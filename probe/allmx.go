@@ -93,11 +93,11 @@ func RunAllMX(ctx context.Context, o Options, parallel int) (*transcript.Report,
 	dnsr, _ := o.Resolver.(dnsclient.Resolver)
 	shared := newSenderChecks(ctx, o, dnsr)
 	shared.mayQuery = userDNS
+	defer shared.cancel()
 	o.sharedChecks = shared
 	sh := runShared{port: port, mode: mode, source: "server"}
 	if sendsMessage(quitAfter, dropAfter) {
 		if sh.msg, err = buildShared(ctx, o); err != nil {
-			shared.cancel()
 			return nil, err
 		}
 		defer sh.msg.close()

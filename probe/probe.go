@@ -205,6 +205,7 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		dnsr, _ := resolver.(dnsclient.Resolver) // a test's MX-only fake has no checks
 		checks = newSenderChecks(ctx, o, dnsr)
 		checks.mayQuery = o.DNSServer != "" || o.Resolver != nil
+		defer checks.cancel() // early returns (MX lookup failed) too
 	}
 	if o.Message.Now.IsZero() {
 		o.Message.Now = o.Now()
