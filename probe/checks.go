@@ -102,7 +102,9 @@ func (c *senderChecks) onEgress(ip, ehlo string) {
 	}
 	c.ip, c.ehlo = ip, ehlo
 	if c.r == nil {
-		c.skipped = "no DNS client for the checks"
+		if c.skipped == "" {
+			c.skipped = "no DNS client for the checks"
+		}
 		return
 	}
 	if addr, err := netip.ParseAddr(ip); err == nil && addr.IsLoopback() && !c.mayQuery {

@@ -66,6 +66,9 @@ type Options struct {
 	// identity. DNSBLZones are lists to ask too (--dnsbl).
 	CheckSender bool
 	DNSBLZones  []string
+	// NoSenderChecks turns the sender checks off altogether (relay-check
+	// sessions, which judge the server).
+	NoSenderChecks bool
 	// DKIMKeyWarning is shown as information when signing (a key size
 	// receivers frown on).
 	DKIMKeyWarning string
@@ -203,8 +206,14 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 	checks := o.sharedChecks // --all-mx: one set for the run, finished there
 	if checks == nil {
 		dnsr, _ := resolver.(dnsclient.Resolver) // a test's MX-only fake has no checks
+		if o.NoSenderChecks {
+			dnsr = nil
+		}
 		checks = newSenderChecks(ctx, o, dnsr)
 		checks.mayQuery = o.DNSServer != "" || o.Resolver != nil
+		if o.NoSenderChecks {
+			checks.skipped = "relay-check judges the server, not this side's identity (probe --check-sender checks it)"
+		}
 		defer checks.cancel() // early returns (MX lookup failed) too
 	}
 	if o.Message.Now.IsZero() {
