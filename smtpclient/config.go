@@ -83,6 +83,21 @@ type Config struct {
 	// opportunistic handshake is followed by a new connection without
 	// STARTTLS, as MTAs do.
 	TLSFailSameConnection bool
+	// TLSProtocol restricts the TLS versions (--tls-protocol, swaks
+	// syntax: "tlsv1_2,tlsv1_3" or "no_tlsv1,no_tlsv1_1"); TLSCipher the
+	// TLS 1.2 and earlier cipher suites (--tls-cipher, OpenSSL syntax).
+	// "" = no restriction. Check them with ParseTLSProtocol and
+	// ParseTLSCipher before connecting; Run refuses bad values with
+	// ExitUsage before it connects.
+	TLSProtocol string
+	TLSCipher   string
+	// TLSPeerCertFile receives the certificate chain the server sent, leaf
+	// first, in PEM (--tls-get-peer-cert FILE), written atomically; a
+	// failure to write is a warning, not the session's end (check the
+	// path early with CheckWritableFile). TLSShowPeerCert puts the PEM in
+	// the transcript instead (--tls-get-peer-cert without a file).
+	TLSPeerCertFile string
+	TLSShowPeerCert bool
 	// HELOAfterAnyEHLORefusal is swaks's rule: any reply to EHLO but 250,
 	// after STARTTLS too, is followed by HELO. Without it HELO follows only
 	// the replies that mean "EHLO not understood" (500, 502, 550, 554),

@@ -38,6 +38,10 @@ type Result struct {
 	// TLSFallback is set when an opportunistic STARTTLS handshake failed
 	// and the session went on in clear (TLSOptional only).
 	TLSFallback *TLSFallback
+	// Warnings are findings that did not end the session (TLS
+	// downgrades, AUTH only in clear, a peer certificate file not
+	// written): transcript.Report.Warnings.
+	Warnings []transcript.Warning
 
 	Banner        *Reply
 	ServerName    string            // first word of the banner text
@@ -86,6 +90,11 @@ func Run(ctx context.Context, cfg Config) *Result {
 	ctx, cancel := context.WithTimeout(ctx, cfg.SessionTimeout)
 	defer cancel()
 	s := &session{cfg: cfg, rec: cfg.Recorder, ctx: ctx, res: &Result{RcptReplies: map[string]*Reply{}}}
+	if err := s.parseTLSOptions(); err != nil {
+		s.rec.Errorf("%v", err)
+		s.stop(ExitUsage, PhaseConnect, "", nil, err)
+		return s.res
+	}
 	if cfg.TLSMode != TLSNone && (cfg.TLSConfig == nil || cfg.TLSConfig.RootCAs == nil) {
 		// Load the roots while connecting: they are needed at the
 		// handshake, and loading them is the slowest part of a
@@ -99,6 +108,9 @@ func Run(ctx context.Context, cfg Config) *Result {
 func verifyText(info *transcript.TLSInfo) string {
 	if info.Verified {
 		return "verified for " + info.ServerName
+	}
+	if info.VerifySummary != "" && info.ResultType != "" {
+		return fmt.Sprintf("NOT verified (%s): %s", info.ResultType, info.VerifySummary)
 	}
 	return "NOT verified: " + info.VerifyError
 }
@@ -137,6 +149,10 @@ type session struct {
 	// systemRoots waits for and returns the system's CA roots (nil when
 	// the user gave roots or TLS is off).
 	systemRoots func() *x509.CertPool
+
+	// versions and ciphers are --tls-protocol and --tls-cipher, parsed.
+	versions TLSVersions
+	ciphers  TLSCiphers
 }
 
 // stop records the end of the session: exit code, phase, error.
@@ -638,6 +654,7 @@ func (s *session) startTLS() bool {
 	if !offered {
 		if s.cfg.TLSMode == TLSRequired {
 			err := errors.New("TLS is required (--tls) but the server does not advertise STARTTLS; nothing more was sent")
+			s.noStartTLS("the server does not offer STARTTLS (its EHLO reply does not list it)")
 			s.rec.Errorf("%v", err)
 			s.stop(ExitTLS, PhaseStartTLS, "", nil, err)
 			s.quitQuietly()
@@ -654,10 +671,13 @@ func (s *session) startTLS() bool {
 	}
 	if r.Code != 220 {
 		if s.cfg.TLSMode == TLSRequired || s.cfg.TLSMode == TLSOptionalStrict {
+			s.noStartTLS("the server offers STARTTLS but refused it: " + strings.Join(r.Lines, " / "))
 			s.refused(PhaseStartTLS, cmd, r)
 			return false
 		}
 		s.rec.Infof("STARTTLS refused; going on in clear (--tls to require it)")
+		s.warn(WarnStartTLSRefusedInClear, fmt.Sprintf("the server offered STARTTLS but answered %d to it, and the session went on in clear: a server that cannot start TLS it advertises (or a man in the middle refusing it) leaves the mail unencrypted", r.Code),
+			"EHLO advertised STARTTLS", "STARTTLS -> "+strings.Join(r.Lines, " / "))
 		return true
 	}
 	if n := s.br.Buffered(); n > 0 {
@@ -675,7 +695,11 @@ func (s *session) startTLS() bool {
 	}
 	s.afterTLS = true
 	s.res.Extensions = nil
-	return s.hello()
+	if !s.hello() {
+		return false
+	}
+	s.authOnlyInClear()
+	return true
 }
 
 // tlsFallback decides what follows a failed STARTTLS handshake (handshake
@@ -756,7 +780,14 @@ func (s *session) tlsFallback(hsErr error) bool {
 		s.res.ServerName = fields[0]
 	}
 	s.afterTLS = false
-	return s.hello()
+	if !s.hello() {
+		return false
+	}
+	if !s.res.StartTLS {
+		s.warn(WarnStartTLSDroppedOnReconnect, "the server offered STARTTLS on the first connection but not on the reconnection: a server (or a man in the middle) that stops offering STARTTLS strips TLS from the mail",
+			"first connection: EHLO advertised STARTTLS", "reconnection: EHLO without STARTTLS: "+strings.Join(s.lastHeloLines(), " / "))
+	}
+	return true
 }
 
 // localPortFixed reports whether a --local-interface value names a source
@@ -788,30 +819,47 @@ func (s *session) handshake(atConnect bool) error {
 	if net.ParseIP(strings.Trim(name, "[]")) == nil {
 		cfg.ServerName = name
 	}
-	info := &transcript.TLSInfo{ServerName: name, PeerCertificates: []transcript.CertInfo{}}
+	s.versions.apply(cfg)
+	if s.ciphers.Suites != nil {
+		cfg.CipherSuites = s.ciphers.Suites
+	}
+	info := &transcript.TLSInfo{ServerName: name, SNI: cfg.ServerName, PeerCertificates: []transcript.CertInfo{}, NameChecked: strings.TrimSuffix(s.server, ".")}
 	roots := cfg.RootCAs
+	var chain []*x509.Certificate
 	cfg.InsecureSkipVerify = true
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		chain = cs.PeerCertificates
 		for _, c := range cs.PeerCertificates {
-			info.PeerCertificates = append(info.PeerCertificates, transcript.CertInfo{
-				Subject: c.Subject.String(), Issuer: c.Issuer.String(), NotAfter: c.NotAfter.UTC(), DNSNames: append([]string{}, c.DNSNames...),
-			})
+			info.PeerCertificates = append(info.PeerCertificates, certInfo(c))
+		}
+		if len(chain) > 0 {
+			m := nameMatches(chain[0], info.NameChecked)
+			info.NameMatches = &m
 		}
 		if roots == nil && s.systemRoots != nil {
 			roots = s.systemRoots()
 		}
 		verr := verifyChain(cs.PeerCertificates, strings.Trim(name, "[]"), roots)
 		info.Verified = verr == nil
+		info.VerifySummary = verifySummary(verr, chain, strings.Trim(name, "[]"), time.Now())
 		if verr != nil {
 			info.VerifyError = verr.Error()
 			info.ResultType = transcript.NullString(TLSResultType(verr))
-			if s.cfg.TLSVerify {
-				return fmt.Errorf("%w: %w", errVerifyRefused, verr)
-			}
+		}
+		// A gap in --tls-protocol (tlsv1,tlsv1_2) is outside what
+		// MinVersion/MaxVersion can say: refuse the version here.
+		if !s.versions.Allows(cs.Version) {
+			return fmt.Errorf("the server chose %s, which --tls-protocol %q excludes", tls.VersionName(cs.Version), s.cfg.TLSProtocol)
+		}
+		if verr != nil && s.cfg.TLSVerify {
+			return fmt.Errorf("%w: %w", errVerifyRefused, verr)
 		}
 		return nil
 	}
 	s.res.TLS = info
+	if r := s.tlsRestrictions(); r != "" {
+		s.rec.Infof("TLS restricted: %s", r)
+	}
 	if cfg.ServerName != "" {
 		s.rec.Infof("Starting TLS handshake (SNI %s)...", cfg.ServerName)
 	} else {
@@ -823,6 +871,9 @@ func (s *session) handshake(atConnect bool) error {
 	defer cancel()
 	start := s.rec.Since()
 	err := tc.HandshakeContext(ctx)
+	// The chain is written whether or not the handshake went through: a
+	// refused certificate is when it is wanted most.
+	s.savePeerChain(chain)
 	// The handshake at connect belongs to the connect phase: no STARTTLS
 	// was sent, and a report that says so would send the admin looking
 	// at the wrong setting.
@@ -837,12 +888,19 @@ func (s *session) handshake(atConnect bool) error {
 		e := fmt.Errorf("%s with %s failed: %w", what, s.server, err)
 		if isTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
 			e = fmt.Errorf("%s with %s did not finish within %s: %w", what, s.server, s.cfg.Timeout, os.ErrDeadlineExceeded)
+		} else if r := s.tlsRestrictions(); r != "" && !errors.Is(err, errVerifyRefused) {
+			// A server that shares no version or suite with the
+			// restriction fails with a bare alert: say what was asked.
+			e = fmt.Errorf("%w (restricted to %s)", e, r)
 		}
 		// The handshake's own failure names the result, even when the
 		// certificate had already failed to verify: that is not what
 		// stopped TLS (the verify error stays in verify_error).
 		info.HandshakeError = e.Error()
 		info.ResultType = transcript.NullString(TLSResultType(err))
+		if !errors.Is(err, errVerifyRefused) {
+			info.VerifySummary = "the TLS handshake failed: " + err.Error()
+		}
 		s.rec.Errorf("%v", e)
 		s.stop(ExitTLS, phase, "", nil, e)
 		return e

@@ -30,6 +30,9 @@ func TLSResultType(err error) string {
 	case errors.As(err, &hostErr):
 		return ResultCertificateHostMismatch
 	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		// crypto/x509 gives the reason Expired to a certificate that is
+		// not valid yet too ("current time ... is before ..."): RFC 8460
+		// has no other name for it, and verify_summary tells them apart.
 		return ResultCertificateExpired
 	case errors.As(err, &unknown):
 		return ResultCertificateNotTrusted

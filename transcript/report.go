@@ -48,6 +48,20 @@ type Report struct {
 	// DKIM key, sender domain); DNS is every DNS query of the session.
 	Checks []sendercheck.Check `json:"checks"`
 	DNS    []dnsclient.Query   `json:"dns"`
+	// Warnings are findings that did not fail the session but weaken it
+	// (TLS downgrades, AUTH offered only in clear, a peer certificate
+	// file that could not be written); absent when there are none.
+	Warnings []Warning `json:"warnings,omitempty"`
+}
+
+// Warning is a finding that did not end the session, with its evidence.
+type Warning struct {
+	// Kind names the finding: starttls-dropped-on-reconnect,
+	// starttls-refused-went-on-in-clear, auth-only-in-clear,
+	// peer-cert-file.
+	Kind     string   `json:"kind"`
+	Message  string   `json:"message"`
+	Evidence []string `json:"evidence,omitempty"`
 }
 
 // Tool names the program that made the report.
@@ -109,6 +123,19 @@ type TLSInfo struct {
 	// HandshakeError is why the handshake itself failed ("" when TLS
 	// started).
 	HandshakeError string `json:"handshake_error,omitempty"`
+	// SNI is the server name sent in the ClientHello ("" when none was
+	// sent: an IP address is never sent as SNI).
+	SNI string `json:"sni"`
+	// NameChecked is the host name connected to (the MX or server name,
+	// not its address); NameMatches says whether the leaf certificate is
+	// valid for it, whatever the rest of the verification says (null
+	// when no certificate came).
+	NameChecked string `json:"name_checked,omitempty"`
+	NameMatches *bool  `json:"name_matches"`
+	// VerifySummary says in one sentence what the verification found
+	// ("certificate expired on 2021-01-01", "the certificate is for
+	// mx.other.example, not mx.example.org"...).
+	VerifySummary string `json:"verify_summary,omitempty"`
 }
 
 // TLSFallback records an opportunistic STARTTLS whose handshake failed
@@ -134,12 +161,32 @@ func (s NullString) MarshalJSON() ([]byte, error) {
 	return json.Marshal(string(s))
 }
 
-// CertInfo describes one certificate of the peer's chain.
+// CertInfo describes one certificate of the peer's chain, leaf first, in
+// the order the server sent them.
 type CertInfo struct {
 	Subject  string    `json:"subject"`
 	Issuer   string    `json:"issuer"`
 	NotAfter time.Time `json:"not_after"`
 	DNSNames []string  `json:"dns_names"`
+	// Extensions.
+	NotBefore   time.Time `json:"not_before"`
+	IPAddresses []string  `json:"ip_addresses"`
+	// SHA256 is the SHA-256 fingerprint of the whole certificate (DER),
+	// lowercase hex: what `openssl x509 -fingerprint -sha256` prints
+	// without colons, and a DANE "3 0 1" TLSA record holds.
+	SHA256 string `json:"sha256"`
+	// SPKISHA256 is the SHA-256 of the public key (SubjectPublicKeyInfo),
+	// lowercase hex: a DANE "3 1 1" TLSA record.
+	SPKISHA256 string `json:"spki_sha256"`
+	// Key is the public key in words ("RSA 2048", "ECDSA P-256",
+	// "Ed25519"); KeyType and KeyBits the same for scripts.
+	Key                string `json:"key"`
+	KeyType            string `json:"key_type"`
+	KeyBits            int    `json:"key_bits"`
+	SignatureAlgorithm string `json:"signature_algorithm"`
+	Serial             string `json:"serial"` // hex
+	SelfSigned         bool   `json:"self_signed"`
+	IsCA               bool   `json:"is_ca"`
 }
 
 // Result is how the session ended.
