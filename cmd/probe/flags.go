@@ -57,6 +57,7 @@ type sessionFlags struct {
 	output                                            string
 	jsonOut, markdown                                 bool
 	showSecrets                                       bool
+	noColor                                           bool
 	compat                                            string
 	version, help                                     bool
 }
@@ -152,6 +153,7 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.StringVar(&f.output, "output", "", "write the output to this file instead of standard output (swaks --output-file)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the session as JSON")
 	fs.BoolVar(&f.markdown, "markdown", false, "print the session as Markdown (for a support ticket)")
+	fs.BoolVar(&f.noColor, "no-color", false, "no colour on a terminal (also when NO_COLOR is set; never coloured when not a terminal)")
 	fs.StringVar(&f.compat, "compat", "", "swaks: every default is swaks's (no TLS unless asked, --tls-optional goes on on the same connection after a failed handshake, only the first MX); also when run as \"swaks\"")
 	fs.BoolVar(&f.showSecrets, "show-secrets", false, "show passwords and AUTH payloads instead of "+"[redacted]")
 	fs.BoolVar(&f.version, "version", false, "print the version")

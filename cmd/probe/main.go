@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,11 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/smtpprobe/smtpprobe/probe"
+	"github.com/smtpprobe/smtpprobe/smtpclient"
+	"github.com/smtpprobe/smtpprobe/transcript"
 )
 
 const (
@@ -33,25 +39,93 @@ type stdio struct {
 	readPassword func() (string, error)
 	getenv       func(string) string
 	environ      func() []string
+	// outTerminal and errTerminal report whether stdout and stderr are
+	// terminals: colour and the live status line are only for them
+	// (nil: not a terminal, as in tests).
+	outTerminal, errTerminal func() bool
+	// noColor is --no-color, seen before the options are parsed so that
+	// a usage error is not coloured either.
+	noColor bool
 	// swaks is set when the program was invoked under swaks's name (a
 	// symlink, busybox style): every default is then swaks's.
 	swaks bool
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// The first Ctrl-C ends the session cleanly (what was recorded is still
-	// printed); restoring the default handling then lets a second one kill
-	// a probe stuck where no context reaches, such as a terminal read.
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
+	ctx, stop := interruptContext(context.Background())
 	io := osStdio(ctx)
 	io.swaks = invokedAsSwaks(os.Args[0])
 	code := run(ctx, os.Args[1:], io)
 	stop()
-	os.Exit(code)
+	os.Exit(exitForInterrupt(ctx, code))
+}
+
+// interruptContext is cancelled by the first SIGINT or SIGTERM, with the
+// signal as its cause (context.Cause): an interrupted run exits 130 for
+// SIGINT and 143 for SIGTERM (DESIGN.md), and its outputs say which. The
+// first signal ends the session cleanly (what was recorded is still
+// written); the default handling is then restored, so a second one kills
+// a probe stuck where no context reaches, such as a terminal read.
+func interruptContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			signal.Stop(ch)
+			cancel(interruptSignal{sig})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// interruptSignal is the cause of a context cancelled by a signal.
+type interruptSignal struct{ sig os.Signal }
+
+func (s interruptSignal) Error() string { return "interrupted by " + signalName(s.sig) }
+
+func signalName(sig os.Signal) string {
+	if sig == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return "SIGINT"
+}
+
+// interruptedBy is the signal that interrupted ctx, or nil.
+func interruptedBy(ctx context.Context) os.Signal {
+	var s interruptSignal
+	if errors.As(context.Cause(ctx), &s) {
+		return s.sig
+	}
+	return nil
+}
+
+// interruptExit is the exit code of an interrupted run: 143 (128+15) for
+// SIGTERM, else 130 (128+2, also for a test's plain cancellation).
+func interruptExit(ctx context.Context) int {
+	if interruptedBy(ctx) == syscall.SIGTERM {
+		return exitTerminated
+	}
+	return smtpclient.ExitInterrupted
+}
+
+// exitTerminated is the exit code of a run ended by SIGTERM.
+const exitTerminated = 143
+
+// exitForInterrupt turns the 130 that the packages use for any
+// interruption into 143 when SIGTERM was the cause.
+func exitForInterrupt(ctx context.Context, code int) int {
+	if code == smtpclient.ExitInterrupted {
+		return interruptExit(ctx)
+	}
+	return code
 }
 
 // invokedAsSwaks reports whether argv0 names swaks ("swaks", a path to it,
@@ -65,6 +139,7 @@ func invokedAsSwaks(argv0 string) bool {
 func run(ctx context.Context, args []string, io stdio) int {
 	// swaks has no subcommands: under its name every argument is an
 	// option, as swaks would read it.
+	io.noColor = io.noColor || wantsNoColor(args)
 	if len(args) > 0 && !io.swaks {
 		switch args[0] {
 		case "demo":
@@ -83,4 +158,59 @@ func run(ctx context.Context, args []string, io stdio) int {
 		}
 	}
 	return runSession(ctx, args, io)
+}
+
+// markInterrupted makes a report of an interrupted run say so everywhere:
+// result.interrupted, the exit code of the signal (130, 143 for SIGTERM)
+// and its meaning. A session that had succeeded before the signal (the
+// sender checks were still running) is no success of the run.
+func markInterrupted(ctx context.Context, r *transcript.Report) {
+	res := &r.Result
+	if !res.Interrupted && res.ExitCode != smtpclient.ExitInterrupted {
+		return
+	}
+	by := "SIGINT"
+	if sig := interruptedBy(ctx); sig != nil {
+		by = signalName(sig)
+	}
+	res.Interrupted, res.OK = true, false
+	res.ExitCode = interruptExit(ctx)
+	res.ExitMeaning = "interrupted by " + by
+	if res.Error == "" {
+		res.Error = "interrupted by " + by
+		if res.Phase != "" {
+			res.Error += " after " + res.Phase
+		}
+	} else if !strings.Contains(res.Error, by) {
+		res.Error += " (" + by + ")"
+	}
+}
+
+// interruptedReport is the report of a run interrupted before its session
+// started (while the message was read): there is no transcript, but the
+// outputs are still written, complete, and say that the run was
+// interrupted.
+func interruptedReport(ctx context.Context, o probe.Options) *transcript.Report {
+	port := o.Port
+	return &transcript.Report{
+		Version:   transcript.SchemaVersion,
+		Tool:      transcript.Tool{Name: o.ToolName, Version: o.ToolVersion},
+		Command:   o.Command,
+		StartedAt: time.Now().UTC(),
+		Target:    transcript.Target{Host: o.Server, Port: port, TLSMode: o.TLSMode.String(), Source: "server"},
+		Result: transcript.Result{
+			ExitCode: smtpclient.ExitInterrupted, Phase: smtpclient.PhaseConnect, Interrupted: true,
+			Error: "interrupted before the session started (nothing was sent)",
+		},
+	}
+}
+
+// writeInterrupted is the last line of an interrupted run's text.
+func writeInterrupted(w io.Writer, ctx context.Context, code int) error {
+	by := "SIGINT"
+	if sig := interruptedBy(ctx); sig != nil {
+		by = signalName(sig)
+	}
+	_, err := fmt.Fprintf(w, "\n*** Interrupted by %s (exit %d): the session was stopped; what was recorded until then is above\n", by, code)
+	return err
 }

@@ -90,6 +90,7 @@ func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 	if fs.NArg() > 0 {
 		return usageError(io, fmt.Errorf("unexpected argument %q (options start with -)", fs.Arg(0)))
 	}
+	io.noColor = io.noColor || f.noColor
 	for _, n := range notForRelayCheck {
 		if fs.Changed(n) {
 			return usageError(io, fmt.Errorf("--%s does not apply to relay-check (it decides where each session stops; see --check-timeout, --json, --transcripts)", n))
@@ -147,6 +148,9 @@ func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return usageError(io, err)
 	}
+	if !f.jsonOut {
+		out.colorizeWith(io, relayCheckColor)
+	}
 	textOpts := relaycheck.TextOptions{Verbose: rf.verbose, Transcripts: rf.transcripts || rf.verbose, Timestamps: f.showTimeLapse != ""}
 	var progress func(relaycheck.Check)
 	if !f.jsonOut {
@@ -156,6 +160,11 @@ func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 		progress = func(c relaycheck.Check) { _ = relaycheck.WriteCheck(out.w, c, textOpts) }
 	}
 	report := checker.Run(ctx, progress)
+	if report.Interrupted {
+		// DESIGN.md: an interrupted run exits 130 (143 for SIGTERM),
+		// whatever the checks decided before the signal.
+		report.ExitCode = interruptExit(ctx)
+	}
 	if f.jsonOut {
 		err = relaycheck.WriteJSON(out.w, report)
 	} else {
@@ -165,7 +174,7 @@ func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 		err = cerr
 	}
 	if err != nil {
-		fmt.Fprintf(io.err, "probe: %v\n", err)
+		fmt.Fprintln(io.err, io.errorText("probe: "+err.Error()))
 		if report.ExitCode == 0 {
 			return 1
 		}

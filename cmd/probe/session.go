@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -76,6 +75,7 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 		}
 		return usageError(io, err)
 	}
+	io.noColor = io.noColor || f.noColor
 	if f.help {
 		writeHelp(io.out, usageFor(io), fs)
 		return 0
@@ -98,13 +98,18 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return usageError(io, err)
 	}
-	_, code, err := session(ctx, opts, outputMode(f), out.w)
+	v := outputMode(f)
+	if v.format == "text" {
+		out.colorize(io)
+	}
+	v.status = startStatus(io)
+	_, code, err := session(ctx, opts, v, out.w)
 	if err != nil {
 		out.discard() // no empty or partial --output file for a usage error
 		return usageError(io, err)
 	}
 	if err := out.commit(); err != nil {
-		fmt.Fprintf(io.err, "probe: %v\n", err)
+		fmt.Fprintln(io.err, io.errorText("probe: "+err.Error()))
 		if code == 0 {
 			code = 1
 		}
@@ -121,6 +126,7 @@ type view struct {
 	silent        int // 0 normal, 1 only on failure, 2 only errors, 3 nothing
 	hide          map[transcript.Direction]bool
 	noMarkers     map[transcript.Direction]bool
+	status        *statusLine // the live status on a terminal's stderr, or nil
 }
 
 func outputMode(f *sessionFlags) view {
@@ -179,6 +185,7 @@ func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*tra
 			}
 		}
 	}
+	opts.Live = v.status.wrap(opts.Live)
 	var report *transcript.Report
 	var err error
 	if v.allMX {
@@ -186,12 +193,14 @@ func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*tra
 	} else {
 		report, err = probe.Run(ctx, opts)
 	}
+	v.status.close()
 	if errors.Is(err, probe.ErrInterrupted) {
-		return nil, smtpclient.ExitInterrupted, errInterrupted
+		report, err = interruptedReport(ctx, opts), nil
 	}
 	if err != nil {
 		return nil, smtpclient.ExitUsage, err
 	}
+	markInterrupted(ctx, report)
 	code := report.Result.ExitCode
 	switch v.format {
 	case "json":
@@ -222,6 +231,9 @@ func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*tra
 			if code != 0 {
 				_ = transcript.WriteAnnotation(w, report, textOpts)
 			}
+		}
+		if report.Result.Interrupted && v.silent < 3 {
+			_ = writeInterrupted(w, ctx, code)
 		}
 	}
 	return report, code, nil
@@ -608,53 +620,10 @@ func fsUsages(fs *pflag.FlagSet) string {
 
 func usageError(io stdio, err error) int {
 	if errors.Is(err, errInterrupted) {
-		fmt.Fprintln(io.err, "probe: interrupted")
-		return smtpclient.ExitInterrupted
+		fmt.Fprintln(io.err, io.errorText("probe: interrupted"))
+		return smtpclient.ExitInterrupted // 143 for SIGTERM, in main
 	}
-	fmt.Fprintf(io.err, "probe: %v\n", err)
+	fmt.Fprintln(io.err, io.errorText("probe: "+err.Error()))
 	fmt.Fprintln(io.err, "Run 'probe --help' for usage.")
 	return smtpclient.ExitUsage
-}
-
-// output writes to stdout, or to a file that appears only when complete:
-// a temporary file in the same folder, renamed at the end, so a failure or
-// Ctrl-C never leaves a half-written file.
-type output struct {
-	w    io.Writer
-	f    *os.File
-	path string
-}
-
-func newOutput(path string, stdout io.Writer) (*output, error) {
-	if path == "" {
-		return &output{w: stdout}, nil
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return nil, fmt.Errorf("--output %s: %w", path, err)
-	}
-	return &output{w: f, f: f, path: path}, nil
-}
-
-// discard drops the temporary file of an --output that will not be written.
-func (o *output) discard() {
-	if o.f != nil {
-		o.f.Close()
-		os.Remove(o.f.Name())
-	}
-}
-
-func (o *output) commit() error {
-	if o.f == nil {
-		return nil
-	}
-	if err := o.f.Close(); err != nil {
-		os.Remove(o.f.Name())
-		return fmt.Errorf("--output %s: %w", o.path, err)
-	}
-	if err := os.Rename(o.f.Name(), o.path); err != nil {
-		os.Remove(o.f.Name())
-		return fmt.Errorf("--output %s: %w", o.path, err)
-	}
-	return nil
 }
