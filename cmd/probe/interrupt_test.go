@@ -15,33 +15,15 @@ import (
 	"time"
 )
 
-var (
-	buildOnce sync.Once
-	builtPath string
-	buildErr  error
-)
-
-// probeBinary builds the command once for the tests that need a real
-// process (signals).
+// probeBinary builds the command for the tests that need a real process
+// (signals), in the test's temporary folder.
 func probeBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "probe-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtPath = filepath.Join(dir, "probe")
-		out, err := exec.Command("go", "build", "-o", builtPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = err
-			builtPath = string(out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("go build: %v\n%s", buildErr, builtPath)
+	path := filepath.Join(t.TempDir(), "probe")
+	if out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return builtPath
+	return path
 }
 
 // stallServer accepts connections and never says anything; accepted gets
