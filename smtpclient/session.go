@@ -1077,6 +1077,14 @@ func (s *session) authWith(mech string) (bool, string, *Reply, error) {
 		}
 		enc := base64.StdEncoding.EncodeToString(resp)
 		s.rec.AddSecret(enc)
+		if mech == "CRAM-MD5" {
+			// A server may echo the decoded response ("user digest"):
+			// with the challenge, the digest allows an offline guess of
+			// the password, so it is a secret too (not the user name).
+			if i := strings.LastIndexByte(string(resp), ' '); i >= 0 && i+1 < len(resp) {
+				s.rec.AddSecret(string(resp[i+1:]))
+			}
+		}
 		r, err = s.exchange(PhaseAuth, enc, transcript.Redacted)
 	}
 	if err != nil {
