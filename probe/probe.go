@@ -291,9 +291,17 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		}
 	}
 	o.pinned.apply(&cfg, report, rec) // --all-mx: this address, the shared message
+	var digest *messageDigest
+	if cfg.OpenMessage != nil {
+		// The report's message (size, SHA-256, Message-ID) is that of
+		// the bytes read for DATA (digest.go).
+		digest = newMessageDigest()
+		cfg.OpenMessage = digest.wrap(cfg.OpenMessage)
+	}
 	cfg.OnEgress, cfg.OnRefusal = checks.onEgress, checks.onRefusal
 	res := smtpclient.Run(ctx, cfg)
 	report = finish(report, rec, o, res, nil)
+	report.Message = digest.info()
 	if o.sharedChecks != nil {
 		return report, res, nil
 	}

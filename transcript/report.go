@@ -52,6 +52,9 @@ type Report struct {
 	// (TLS downgrades, AUTH offered only in clear, a peer certificate
 	// file that could not be written); absent when there are none.
 	Warnings []Warning `json:"warnings,omitempty"`
+	// Message identifies the message sent (size, SHA-256, Message-ID);
+	// absent when no message was transferred (see ticket.go).
+	Message *MessageInfo `json:"message,omitempty"`
 }
 
 // Warning is a finding that did not end the session, with its evidence.
