@@ -139,7 +139,7 @@ func verdict(r *Report) string {
 	exit := fmt.Sprintf(" (exit %d)", res.ExitCode)
 	switch {
 	case res.Interrupted:
-		return "Interrupted by the user during " + stepName(res.Phase, res.Command) + exit + ": the report holds what happened until then"
+		return "Interrupted during " + stepName(res.Phase, res.Command) + exit + ": the report holds what happened until then"
 	case res.OK:
 		var s string
 		switch {
@@ -160,7 +160,7 @@ func verdict(r *Report) string {
 		}
 		return s + exit
 	}
-	if r.TLS != nil && res.ExitCode == 29 && res.Reply == nil && r.TLS.HandshakeError != "" {
+	if r.TLS != nil && res.ExitCode == 29 && res.Reply == nil && (r.TLS.HandshakeError != "" || r.TLS.ResultType != "") {
 		s := "TLS failed: " + mdText(tlsReason(r.TLS))
 		if r.TLS.ResultType != "" {
 			s += " (" + string(r.TLS.ResultType) + ")"
@@ -221,6 +221,12 @@ func tlsReason(t *TLSInfo) string {
 		return "certificate not trusted"
 	}
 	s := t.HandshakeError
+	if s == "" {
+		s = t.VerifyError
+	}
+	if s == "" {
+		s = string(t.ResultType)
+	}
 	if i := strings.Index(s, " failed: "); i >= 0 {
 		s = s[i+len(" failed: "):]
 	}
@@ -596,7 +602,10 @@ func ticketTLS(b *strings.Builder, r *Report) {
 			}
 		}
 	}
-	proto := "none (the handshake failed)"
+	proto := "none (TLS did not start)"
+	if t.HandshakeError != "" {
+		proto = "none (the handshake failed)"
+	}
 	if t.Version != "" {
 		proto = cell(t.Version + ", " + t.Cipher)
 		if t.ALPN != "" {
@@ -623,6 +632,8 @@ func ticketTLS(b *strings.Builder, r *Report) {
 		if t.VerifyError != "" && !strings.Contains(t.HandshakeError, t.VerifyError) {
 			verify += "; certificate: " + code(t.VerifyError, true)
 		}
+	case t.Version == "":
+		verify = "TLS did not start: " + cell(orDash(t.VerifySummary))
 	case t.Verified:
 		verify = "verified for " + cell(t.ServerName)
 		if t.VerifySummary != "" {

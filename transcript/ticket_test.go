@@ -357,17 +357,22 @@ func TestReportVerdicts(t *testing.T) {
 		res  transcript.Result
 		want string
 	}{
-		{transcript.Result{ExitCode: 130, Phase: "rcpt", Interrupted: true}, "# Interrupted by the user during RCPT TO (exit 130): the report holds what happened until then"},
+		{transcript.Result{ExitCode: 130, Phase: "rcpt", Interrupted: true}, "# Interrupted during RCPT TO (exit 130): the report holds what happened until then"},
 		{transcript.Result{ExitCode: 2, Phase: "connect", Error: "cannot connect to 192.0.2.1:25: connection refused"}, "# Could not connect: cannot connect to 192.0.2.1:25: connection refused (exit 2)"},
 		{transcript.Result{ExitCode: 25, Phase: "data", Command: "DATA", Error: "no reply within 30s (--timeout) during data"}, "# No reply to DATA within 30 s (exit 25)"},
 		{transcript.Result{ExitCode: 21, Phase: "banner", Error: "no reply within 1m0s (--timeout) during banner"}, "# No greeting (banner) within 60 s (exit 21)"},
 		{transcript.Result{ExitCode: 24, Phase: "rcpt", Command: "RCPT TO:<b@c.example>", Reply: &transcript.Reply{Code: 450, EnhancedCode: "4.2.0", Lines: []string{"450 4.2.0 <b@c.example>: Recipient address rejected: Greylisted"}}}, "# Temporarily refused at RCPT TO with 450 4.2.0: `<b@c.example>: Recipient address rejected: Greylisted` (exit 24)"},
 		{transcript.Result{OK: true, QueueID: "4Xk2", MessageFate: "accepted", AcceptedRcpts: []string{"a"}, RejectedRcpts: []string{"b"}}, "# Accepted for delivery: queued as `4Xk2`; 1 of 2 recipients refused (exit 0)"},
 		{transcript.Result{OK: true, StoppedAfter: "rcpt"}, "# Stopped after RCPT as asked: no message sent (exit 0)"},
+		{transcript.Result{ExitCode: 29, Phase: "starttls", Error: "TLS is required"}, "# TLS failed: the server does not offer STARTTLS (starttls-not-supported) (exit 29)"},
 		{transcript.Result{ExitCode: 6, Phase: "mail", Command: "MAIL FROM:<a@b.example>", Error: "connection closed by the server"}, "# Connection closed unexpectedly during MAIL FROM (exit 6)"},
 	}
 	for _, tt := range tests {
-		got := render(t, &transcript.Report{Result: tt.res})
+		r := &transcript.Report{Result: tt.res}
+		if tt.res.ExitCode == 29 {
+			r.TLS = &transcript.TLSInfo{ResultType: "starttls-not-supported", VerifySummary: "the server does not offer STARTTLS"}
+		}
+		got := render(t, r)
 		if first, _, _ := strings.Cut(got, "\n"); first != tt.want {
 			t.Errorf("first line\n%s\nwant\n%s", first, tt.want)
 		}
