@@ -52,6 +52,12 @@ type Options struct {
 	// handshake: go on in clear on the same connection instead of
 	// reconnecting (smtpclient.Config.TLSFailSameConnection).
 	TLSFailSameConnection bool
+	// TLSProtocol and TLSCipher restrict the handshake (--tls-protocol,
+	// --tls-cipher, swaks syntax); TLSPeerCertFile receives the chain the
+	// server sent (--tls-get-peer-cert FILE), TLSShowPeerCert shows it.
+	TLSProtocol, TLSCipher string
+	TLSPeerCertFile        string
+	TLSShowPeerCert        bool
 	// HELOAfterAnyEHLORefusal is swaks's HELO fallback
 	// (smtpclient.Config.HELOAfterAnyEHLORefusal).
 	HELOAfterAnyEHLORefusal bool
@@ -258,6 +264,7 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 		Hosts: hosts, Port: port, Network: o.Network, LocalAddr: o.LocalInterface, Resolver: resolver,
 		EHLOName: o.EHLO, Protocol: o.Protocol,
 		TLSMode: o.TLSMode, TLSVerify: o.TLSVerify, TLSServerName: o.TLSSNI, TLSConfig: tlsCfg, TLSFailSameConnection: o.TLSFailSameConnection,
+		TLSProtocol: o.TLSProtocol, TLSCipher: o.TLSCipher, TLSPeerCertFile: o.TLSPeerCertFile, TLSShowPeerCert: o.TLSShowPeerCert,
 		HELOAfterAnyEHLORefusal: o.HELOAfterAnyEHLORefusal, FirstConnectionFinal: o.FirstMXOnly,
 		Auth: o.Auth, AuthProbe: o.AuthProbe, AuthOptional: o.AuthOptional, AuthOptionalStrict: o.AuthOptionalStrict, AuthMechs: o.AuthMechs, AuthUser: o.AuthUser, AuthPassword: o.AuthPassword, AuthPlaintext: o.AuthPlaintext,
 		From: o.From, To: o.To,
@@ -535,6 +542,7 @@ func finish(report *transcript.Report, rec *transcript.Recorder, o Options, res 
 	report.RoundTrips = res.RoundTrips
 	report.Candidates = res.Candidates
 	report.TLSFallback = res.TLSFallback
+	report.Warnings = res.Warnings
 	if res.Host != "" {
 		report.Target.Host = res.Host
 	}

@@ -84,6 +84,8 @@ func (e MXEntry) TLSColumn() string {
 			return "failed, clear"
 		}
 		return "failed"
+	case e.TLS != nil && e.TLS.Version == "":
+		return "none" // STARTTLS required but not offered or refused
 	case e.TLS != nil:
 		return e.TLS.Version
 	}

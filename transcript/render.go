@@ -272,6 +272,8 @@ func WriteMarkdown(w io.Writer, r *Report, opts TextOptions) error {
 	switch {
 	case r.TLS != nil && r.TLS.HandshakeError != "":
 		row("TLS", "handshake failed ("+string(r.TLS.ResultType)+"): "+r.TLS.HandshakeError)
+	case r.TLS != nil && r.TLS.Version == "" && r.TLS.ResultType != "":
+		row("TLS", "not started ("+string(r.TLS.ResultType)+"): "+r.TLS.VerifySummary)
 	case r.TLS != nil:
 		v := "verified"
 		if !r.TLS.Verified {

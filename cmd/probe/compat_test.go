@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -150,6 +152,35 @@ func TestSwaksCompatibilityUsage(t *testing.T) {
 	for _, name := range []string{"probe", "/usr/bin/swaks-old", "smtpprobe"} {
 		if invokedAsSwaks(name) {
 			t.Errorf("invokedAsSwaks(%q) = true", name)
+		}
+	}
+}
+
+// The TLS options of swaks: the peer chain written to a file, a bad
+// protocol or cipher refused before connecting, a missing folder too.
+func TestTLSOptionsCLI(t *testing.T) {
+	h, p := startScenario(t, "ok")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "peer.pem")
+	code, out, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "bob@example.test", "--tls", "--tls-get-peer-cert", file, "--tls-protocol", "tlsv1_2,tlsv1_3")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	pemBytes, err := os.ReadFile(file)
+	if err != nil || !strings.Contains(string(pemBytes), "BEGIN CERTIFICATE") {
+		t.Fatalf("peer chain file: %v %q", err, pemBytes)
+	}
+	for _, tc := range []struct {
+		args   []string
+		errHas string
+	}{
+		{[]string{"--tls-protocol", "tlsv9"}, "--tls-protocol"},
+		{[]string{"--tls-cipher", "NO-SUCH-CIPHER"}, "--tls-cipher"},
+		{[]string{"--tls-get-peer-cert", filepath.Join(dir, "missing", "x.pem")}, "missing"},
+	} {
+		code, _, errOut := runCLI(t, "", append([]string{"-s", h, "-p", p, "-t", "bob@example.test", "--tls"}, tc.args...)...)
+		if code != 1 || !strings.Contains(errOut, tc.errHas) {
+			t.Errorf("%q: exit %d %q", tc.args, code, errOut)
 		}
 	}
 }

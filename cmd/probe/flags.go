@@ -29,6 +29,7 @@ type sessionFlags struct {
 	tlsVerify                                                bool
 	tlsSNI, tlsCAPath                                        string
 	tlsCert, tlsKey, tlsChain                                string
+	tlsProtocol, tlsCipher, tlsPeerCert, tlsPeerChain        string
 
 	auth, authUser, authPassword string
 	authPasswordFile             string
@@ -103,6 +104,12 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "client certificate (PEM) to present")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
 	fs.StringVar(&f.tlsChain, "tls-chain", "", "intermediate certificates (PEM) sent after --tls-cert")
+	fs.StringVar(&f.tlsProtocol, "tls-protocol", "", "TLS versions to allow (swaks syntax: tlsv1_2,tlsv1_3 or no_tlsv1_1)")
+	fs.StringVar(&f.tlsCipher, "tls-cipher", "", "TLS 1.2 cipher suites to offer (OpenSSL syntax; Go chooses TLS 1.3 suites itself)")
+	fs.StringVar(&f.tlsPeerCert, "tls-get-peer-cert", "", "write the certificate chain the server sent (PEM, leaf first) to FILE; without FILE show it")
+	fs.Lookup("tls-get-peer-cert").NoOptDefVal = optionalUnset
+	fs.StringVar(&f.tlsPeerChain, "tls-get-peer-chain", "", "the same as --tls-get-peer-cert (the whole chain is always written)")
+	fs.Lookup("tls-get-peer-chain").NoOptDefVal = optionalUnset
 
 	fs.StringVar(&f.auth, "auth", "", "authenticate; optional comma-separated mechanisms: PLAIN, LOGIN, CRAM-MD5")
 	fs.Lookup("auth").NoOptDefVal = optionalUnset

@@ -471,6 +471,32 @@ func applyTLS(o *probe.Options, f *sessionFlags) error {
 	}
 	o.TLSVerify, o.TLSSNI, o.TLSCAFile = f.tlsVerify, f.tlsSNI, f.tlsCAPath
 	o.TLSCertFile, o.TLSKeyFile, o.TLSChainFile = f.tlsCert, f.tlsKey, f.tlsChain
+	if f.tlsProtocol != "" {
+		if _, err := smtpclient.ParseTLSProtocol(f.tlsProtocol); err != nil {
+			return err
+		}
+	}
+	if f.tlsCipher != "" {
+		if _, err := smtpclient.ParseTLSCipher(f.tlsCipher); err != nil {
+			return err
+		}
+	}
+	o.TLSProtocol, o.TLSCipher = f.tlsProtocol, f.tlsCipher
+	for _, v := range []string{f.tlsPeerCert, f.tlsPeerChain} {
+		switch v {
+		case "":
+		case optionalUnset:
+			o.TLSShowPeerCert = true
+		default:
+			if o.TLSPeerCertFile != "" && o.TLSPeerCertFile != v {
+				return errors.New("give one file to --tls-get-peer-cert and --tls-get-peer-chain")
+			}
+			if err := smtpclient.CheckWritableFile(v); err != nil {
+				return fmt.Errorf("--tls-get-peer-cert: %w", err)
+			}
+			o.TLSPeerCertFile = v
+		}
+	}
 	return nil
 }
 
