@@ -401,6 +401,7 @@ func adopt(top, chosen *transcript.Report) {
 	top.Target = chosen.Target
 	top.Steps, top.TLS, top.Result, top.Diagnosis = chosen.Steps, chosen.TLS, chosen.Result, chosen.Diagnosis
 	top.RoundTrips, top.Candidates, top.TLSFallback = chosen.RoundTrips, chosen.Candidates, chosen.TLSFallback
+	top.Message, top.Warnings = chosen.Message, chosen.Warnings
 }
 
 // mergeEvents is the run's transcript (lookups, one line per finished

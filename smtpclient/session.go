@@ -1300,11 +1300,27 @@ func (s *session) stopAt(point string) bool {
 		s.rec.Infof("Dropping the connection without QUIT (--drop-after %s)", point)
 		_ = s.conn.Close()
 		if s.res.Phase == "" {
-			s.res.Phase = point
+			s.res.Phase = dropPointPhase(point)
 		}
 		return true
 	}
 	return false
+}
+
+// dropPointPhase is the phase (DESIGN.md) a --drop-after point ends:
+// the points are swaks's names, the result reports phases.
+func dropPointPhase(point string) string {
+	switch point {
+	case "first-helo":
+		return PhaseHelo
+	case "tls":
+		return PhaseStartTLS
+	case "dot":
+		return PhaseEndOfData
+	case "connect":
+		return PhaseBanner
+	}
+	return point // helo, auth, mail, rcpt, data are phases already
 }
 
 // finalReplies reads the reply to the final dot: one, or with LMTP one per

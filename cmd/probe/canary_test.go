@@ -174,6 +174,9 @@ var canaryOutputModes = []canaryOutputMode{
 		files: func(d string) []string { return []string{filepath.Join(d, "out.txt")} }},
 	{name: "--output json", args: func(d string) []string { return []string{"--json", "--output", filepath.Join(d, "out.json")} },
 		files: func(d string) []string { return []string{filepath.Join(d, "out.json")} }},
+	{name: "--report", args: func(d string) []string { return []string{"--report", filepath.Join(d, "report.md")} },
+		files: func(d string) []string { return []string{filepath.Join(d, "report.md")} }},
+	{name: "--report -", args: fixedArgs("--report", "-")},
 }
 
 // canaryRelayModes are relay-check's output modes.

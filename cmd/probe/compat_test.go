@@ -184,3 +184,25 @@ func TestTLSOptionsCLI(t *testing.T) {
 		}
 	}
 }
+
+// --report writes the ticket report to a file whatever the outcome, and
+// --json-schema prints the schema.
+func TestReportAndSchemaFlags(t *testing.T) {
+	h, p := startScenario(t, "relay-denied")
+	file := filepath.Join(t.TempDir(), "ticket.md")
+	code, out, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "bob@example.net", "-f", "alice@example.com", "--report", file, "-S", "3")
+	if code != 24 || out != "" {
+		t.Fatalf("exit %d, output %q %q", code, out, errOut)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil || !strings.HasPrefix(string(b), "# Rejected at RCPT TO with 554 5.7.1") || !strings.Contains(string(b), "## Transcript") {
+		t.Fatalf("report %v:\n%s", err, b)
+	}
+	if code, _, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "bob@example.net", "--report", filepath.Join(t.TempDir(), "no", "r.md")); code != 1 || !strings.Contains(errOut, "--report") {
+		t.Errorf("missing folder: exit %d %q", code, errOut)
+	}
+	code, out, _ = runCLI(t, "", "--json-schema")
+	if code != 0 || !strings.Contains(out, `"$schema": "https://json-schema.org/draft/2020-12/schema"`) {
+		t.Errorf("--json-schema: exit %d %.200s", code, out)
+	}
+}

@@ -57,6 +57,8 @@ type sessionFlags struct {
 	noHints, noSendHints, noReceiveHints, noInfoHints bool
 	output                                            string
 	jsonOut, markdown                                 bool
+	report                                            string
+	jsonSchema                                        bool
 	showSecrets                                       bool
 	noColor                                           bool
 	compat                                            string
@@ -159,7 +161,9 @@ func newSessionFlagSet(name string, f *sessionFlags) *pflag.FlagSet {
 	fs.BoolVar(&f.noInfoHints, "no-info-hints", false, "no marker on information lines")
 	fs.StringVar(&f.output, "output", "", "write the output to this file instead of standard output (swaks --output-file)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the session as JSON")
-	fs.BoolVar(&f.markdown, "markdown", false, "print the session as Markdown (for a support ticket)")
+	fs.BoolVar(&f.markdown, "markdown", false, "print the ticket report (Markdown: verdict, diagnosis, environment, TLS, capabilities, timing, message, transcript)")
+	fs.StringVar(&f.report, "report", "", "also write the ticket report (Markdown) to FILE (\"-\": standard output, after the rest)")
+	fs.BoolVar(&f.jsonSchema, "json-schema", false, "print the JSON Schema of the session JSON and exit")
 	fs.BoolVar(&f.noColor, "no-color", false, "no colour on a terminal (also when NO_COLOR is set; never coloured when not a terminal)")
 	fs.StringVar(&f.compat, "compat", "", "swaks: every default is swaks's (no TLS unless asked, --tls-optional goes on on the same connection after a failed handshake, only the first MX); also when run as \"swaks\"")
 	fs.BoolVar(&f.showSecrets, "show-secrets", false, "show passwords and AUTH payloads instead of "+"[redacted]")

@@ -42,7 +42,7 @@ const placeholderTo = "postmaster@relay-check.invalid"
 // notForRelayCheck are session options that relay-check refuses: it
 // decides where each session stops and how it is shown, and it never runs
 // as swaks.
-var notForRelayCheck = []string{"quit-after", "drop-after", "markdown", "silent", "hide-receive", "hide-send", "hide-informational", "hide-all", "session-timeout", "compat", "check-sender", "dnsbl", "all-mx", "all-mx-parallel", "dkim-key", "dkim-selector", "dkim-domain", "dkim-header"}
+var notForRelayCheck = []string{"quit-after", "drop-after", "markdown", "silent", "hide-receive", "hide-send", "hide-informational", "hide-all", "session-timeout", "compat", "check-sender", "dnsbl", "all-mx", "all-mx-parallel", "dkim-key", "dkim-selector", "dkim-domain", "dkim-header", "report", "json-schema"}
 
 func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 	f := &sessionFlags{}

@@ -84,6 +84,10 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintf(io.out, "%s %s\n", toolName, toolVersion)
 		return 0
 	}
+	if f.jsonSchema {
+		_, _ = io.out.Write(transcript.SessionSchema())
+		return 0
+	}
 	if fs.NArg() > 0 {
 		return usageError(io, fmt.Errorf("unexpected argument %q (options start with -)", fs.Arg(0)))
 	}
@@ -98,15 +102,38 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 	if err != nil {
 		return usageError(io, err)
 	}
+	var rep *output
+	if f.report != "-" {
+		if rep, err = newFileOutput("--report", f.report); err != nil {
+			return usageError(io, err)
+		}
+	}
 	v := outputMode(f)
 	if v.format == "text" {
 		out.colorize(io)
 	}
 	v.status = startStatus(io)
-	_, code, err := session(ctx, opts, v, out.w)
+	report, code, err := session(ctx, opts, v, out.w)
 	if err != nil {
 		out.discard() // no empty or partial --output file for a usage error
 		return usageError(io, err)
+	}
+	if report != nil && f.report != "" {
+		// The ticket report: a file of its own, written whatever the
+		// session's outcome (interrupted included), or after the rest on
+		// standard output.
+		write := ticket(report)
+		if f.report == "-" {
+			err = write(out.w)
+		} else {
+			err = rep.render(write)
+		}
+		if err != nil {
+			fmt.Fprintln(io.err, io.errorText("probe: "+err.Error()))
+			if code == 0 {
+				code = 1
+			}
+		}
 	}
 	if err := out.commit(); err != nil {
 		fmt.Fprintln(io.err, io.errorText("probe: "+err.Error()))
@@ -115,6 +142,13 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 		}
 	}
 	return code
+}
+
+// ticket renders the --report file of a session.
+func ticket(report *transcript.Report) func(io.Writer) error {
+	return func(w io.Writer) error {
+		return transcript.WriteReport(w, report, transcript.TextOptions{Diagnosis: diagnose.WriteText})
+	}
 }
 
 // view is how a session is shown.
@@ -209,7 +243,7 @@ func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*tra
 		if v.allMX {
 			_ = transcript.WriteMatrixMarkdown(w, report, transcript.MatrixOptions{TextOptions: textOpts})
 		} else {
-			_ = transcript.WriteMarkdown(w, report, textOpts)
+			_ = transcript.WriteReport(w, report, textOpts)
 		}
 	default:
 		switch {
