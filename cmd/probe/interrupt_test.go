@@ -83,7 +83,8 @@ func TestInterruptWritesOutputs(t *testing.T) {
 			addr, accepted := stallServer(t)
 			dir := t.TempDir()
 			path := filepath.Join(dir, "session.out")
-			args := []string{"-s", addr, "-t", "a@b.test", "--timeout", "60s", "--output", path}
+			reportPath := filepath.Join(dir, "ticket.md")
+			args := []string{"-s", addr, "-t", "a@b.test", "--timeout", "60s", "--output", path, "--report", reportPath}
 			if tc.format != "" {
 				args = append(args, tc.format)
 			}
@@ -142,8 +143,12 @@ func TestInterruptWritesOutputs(t *testing.T) {
 					t.Fatalf("result %+v (%d events), want interrupted with exit %d", r.Result, len(r.Transcript), tc.code)
 				}
 			}
+			ticket, err := os.ReadFile(reportPath)
+			if err != nil || !strings.HasPrefix(string(ticket), "# Interrupted") || !strings.Contains(string(ticket), "## Transcript") {
+				t.Fatalf("--report after %s: %v\n%s", tc.name, err, ticket)
+			}
 			entries, _ := os.ReadDir(dir)
-			if len(entries) != 1 {
+			if len(entries) != 2 {
 				var names []string
 				for _, e := range entries {
 					names = append(names, e.Name())
