@@ -332,7 +332,7 @@ func ticketDiagnosis(b *strings.Builder, r *Report) {
 	if d == nil {
 		switch {
 		case res.Interrupted:
-			item("Outcome", "interrupted by the user (Ctrl-C): nothing to explain")
+			item("Outcome", mdText(orDash(res.ExitMeaning))+": nothing to explain")
 		case res.OK:
 			item("Outcome", mdText(orDash(res.MessageFate))+": nothing was refused")
 		default:
@@ -477,13 +477,41 @@ func localAddress(r *Report) string {
 // reportedIP is the client address a server reply names, if any.
 func reportedIP(r *Report) string {
 	for _, s := range r.Steps {
-		if s.Reply != nil {
-			if ip := sendercheck.ReportedIP(s.Reply.Lines); ip != "" {
+		if s.Reply == nil {
+			continue
+		}
+		if ip := sendercheck.ReportedIP(s.Reply.Lines); ip != "" {
+			return ip
+		}
+		// The EHLO greeting line: "250-mx.example Hello [203.0.113.9]",
+		// "250-mx Hello client.example [203.0.113.9], pleased to meet
+		// you" (Exchange, Sendmail, OpenSMTPD, the scenario server).
+		if s.Phase == "helo" && len(s.Reply.Lines) > 0 {
+			if ip := bracketedIP(s.Reply.Lines[0]); ip != "" {
 				return ip
 			}
 		}
 	}
 	return ""
+}
+
+// bracketedIP is the first "[address]" of line that parses as an IP.
+func bracketedIP(line string) string {
+	for {
+		i := strings.IndexByte(line, '[')
+		if i < 0 {
+			return ""
+		}
+		j := strings.IndexByte(line[i:], ']')
+		if j < 0 {
+			return ""
+		}
+		cand := strings.TrimPrefix(line[i+1:i+j], "IPv6:")
+		if ip := net.ParseIP(cand); ip != nil {
+			return ip.String()
+		}
+		line = line[i+j+1:]
+	}
 }
 
 func dnsSummary(r *Report) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -204,5 +205,44 @@ func TestReportAndSchemaFlags(t *testing.T) {
 	code, out, _ = runCLI(t, "", "--json-schema")
 	if code != 0 || !strings.Contains(out, `"$schema": "https://json-schema.org/draft/2020-12/schema"`) {
 		t.Errorf("--json-schema: exit %d %.200s", code, out)
+	}
+}
+
+// The report's path rules: "-" only with the text output, one file per
+// option, and /dev/stdout appended to in place, so a shell redirect keeps
+// the transcript.
+func TestReportPathRules(t *testing.T) {
+	h, p := startScenario(t, "relay-denied")
+	dir := t.TempDir()
+	same := filepath.Join(dir, "same.txt")
+	for _, tc := range []struct {
+		args   []string
+		errHas string
+	}{
+		{[]string{"--json", "--report", "-"}, "--report -"},
+		{[]string{"--markdown", "--report", "-"}, "--report -"},
+		{[]string{"--report="}, "--report"},
+		{[]string{"--output", same, "--report", same}, "different files"},
+		{[]string{"--tls", "--report", same, "--tls-get-peer-cert", same}, "different files"},
+		{[]string{"--tls", "--tls-get-peer-cert", "/dev/stdout"}, "give a file"},
+	} {
+		code, _, errOut := runCLI(t, "", append([]string{"-s", h, "-p", p, "-t", "bob@example.net"}, tc.args...)...)
+		if code != 1 || !strings.Contains(errOut, tc.errHas) {
+			t.Errorf("%q: exit %d %q", tc.args, code, errOut)
+		}
+	}
+	bin := probeBinary(t)
+	outFile := filepath.Join(dir, "redirect.txt")
+	f, err := os.Create(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-s", h, "-p", p, "-t", "bob@example.net", "-f", "alice@example.com", "--report", "/dev/stdout")
+	cmd.Stdout = f
+	_ = cmd.Run()
+	f.Close()
+	b, _ := os.ReadFile(outFile)
+	if !strings.Contains(string(b), "*** Session failed at RCPT") || !strings.Contains(string(b), "# Rejected at RCPT TO") {
+		t.Errorf("--report /dev/stdout > file lost a part:\n%s", b)
 	}
 }

@@ -72,6 +72,11 @@ func (o *output) render(write func(io.Writer) error) error {
 // do: a missing folder, a folder where a file is wanted, a read-only file
 // and a folder where no file can be created.
 func checkOutputPath(path string) error {
+	if inPlace(path) {
+		// Standard output or error, or a pipe: asked for in place, never
+		// by opening a FIFO for writing (it would wait for a reader).
+		return nil
+	}
 	target, err := resolveTarget(path)
 	if err != nil {
 		return err
@@ -91,8 +96,12 @@ func checkOutputPath(path string) error {
 		case fi.IsDir():
 			return errors.New("is a folder; give a file name")
 		case !fi.Mode().IsRegular():
-			// A device or a pipe (/dev/stderr, a FIFO) is written in
-			// place: renaming over it would replace it.
+			// A device or a pipe is written in place: renaming over it
+			// would replace it. A FIFO without a reader would block an
+			// open for writing, so only its mode is looked at.
+			if fi.Mode()&fs.ModeNamedPipe != 0 {
+				return nil
+			}
 			f, err := os.OpenFile(target, os.O_WRONLY, 0)
 			if err != nil {
 				return err
@@ -116,6 +125,56 @@ func checkOutputPath(path string) error {
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
+}
+
+// inPlace reports whether path names this process's standard output or
+// error (/dev/stdout, /dev/fd/N, /proc/self/fd/N, or the very file they are
+// redirected to): following its links to the file behind it and renaming
+// over that would replace what the shell redirect is writing, so such a
+// path is appended to in place.
+func inPlace(path string) bool {
+	clean := filepath.Clean(path)
+	for _, prefix := range []string{"/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/"} {
+		if clean == strings.TrimSuffix(prefix, "/") || strings.HasPrefix(clean, prefix) {
+			return true
+		}
+	}
+	if strings.HasPrefix(clean, "/proc/") && strings.Contains(clean, "/fd/") {
+		return true
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	for _, std := range []*os.File{os.Stdout, os.Stderr} {
+		if sfi, err := std.Stat(); err == nil && os.SameFile(fi, sfi) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeInPlace appends data to path without replacing it; standard
+// output and error are written through their own descriptors, so what the
+// process wrote there before and after stays in order.
+func writeInPlace(path string, data []byte) error {
+	if fi, err := os.Stat(path); err == nil {
+		for _, std := range []*os.File{os.Stdout, os.Stderr} {
+			if sfi, err := std.Stat(); err == nil && os.SameFile(fi, sfi) {
+				_, err := std.Write(data)
+				return err
+			}
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // resolveTarget follows a symbolic link: the file written is the one it
@@ -224,6 +283,9 @@ func (o *output) commit() error {
 // is a device or a pipe. An existing file keeps its permissions; a new one
 // is private (0600), as a transcript may name accounts and hosts.
 func writeAtomic(path string, data []byte) error {
+	if inPlace(path) {
+		return writeInPlace(path, data)
+	}
 	target, err := resolveTarget(path)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -103,7 +104,15 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 		return usageError(io, err)
 	}
 	var rep *output
-	if f.report != "-" {
+	switch {
+	case fs.Changed("report") && f.report == "":
+		return usageError(io, errors.New("--report: give a file name, or - for standard output"))
+	case f.report == "-" && (f.jsonOut || f.markdown):
+		return usageError(io, errors.New("--report - puts the Markdown report on standard output: not with --json or --markdown (give --report a file)"))
+	case f.report != "" && f.report != "-":
+		if sameTarget(f.report, f.output) || sameTarget(f.report, f.tlsPeerCert) || sameTarget(f.output, f.tlsPeerCert) {
+			return usageError(io, errors.New("--output, --report and --tls-get-peer-cert must name different files"))
+		}
 		if rep, err = newFileOutput("--report", f.report); err != nil {
 			return usageError(io, err)
 		}
@@ -124,7 +133,11 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 		// standard output.
 		write := ticket(report)
 		if f.report == "-" {
-			err = write(out.w)
+			// After the rest, uncoloured: Markdown is never coloured.
+			if err = out.commit(); err == nil {
+				err = write(io.out)
+			}
+			out = &output{w: io.out}
 		} else {
 			err = rep.render(write)
 		}
@@ -142,6 +155,27 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 		}
 	}
 	return code
+}
+
+// sameTarget reports whether two output options name one file (through
+// links or relative paths too); the second written would replace the first.
+func sameTarget(a, b string) bool {
+	if a == "" || b == "" || a == "-" || b == "-" {
+		return false
+	}
+	ra, errA := resolveTarget(a)
+	rb, errB := resolveTarget(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	if fa, err := os.Stat(ra); err == nil {
+		if fb, err := os.Stat(rb); err == nil {
+			return os.SameFile(fa, fb)
+		}
+	}
+	aa, _ := filepath.Abs(ra)
+	ab, _ := filepath.Abs(rb)
+	return aa == ab
 }
 
 // ticket renders the --report file of a session.
@@ -524,6 +558,12 @@ func applyTLS(o *probe.Options, f *sessionFlags) error {
 		default:
 			if o.TLSPeerCertFile != "" && o.TLSPeerCertFile != v {
 				return errors.New("give one file to --tls-get-peer-cert and --tls-get-peer-chain")
+			}
+			if inPlace(v) {
+				return fmt.Errorf("--tls-get-peer-cert %s: give a file (the chain is written atomically)", v)
+			}
+			if err := checkOutputPath(v); err != nil {
+				return fmt.Errorf("--tls-get-peer-cert %s: %w", v, err)
 			}
 			if err := smtpclient.CheckWritableFile(v); err != nil {
 				return fmt.Errorf("--tls-get-peer-cert: %w", err)
