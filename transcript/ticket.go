@@ -109,7 +109,7 @@ func WriteReport(w io.Writer, r *Report, opts TextOptions) error {
 	var b strings.Builder
 	b.WriteString("# " + verdict(r) + "\n")
 	sections := []func(*strings.Builder, *Report){
-		ticketDiagnosis, ticketEnvironment, ticketTLS, ticketCapabilities, ticketTiming, ticketMessage,
+		ticketDiagnosis, ticketEveryMX, ticketEnvironment, ticketTLS, ticketCapabilities, ticketTiming, ticketMessage,
 	}
 	for _, s := range sections {
 		s(&b, r)
@@ -127,6 +127,33 @@ func WriteReport(w io.Writer, r *Report, opts TextOptions) error {
 	}
 	_, err := io.WriteString(w, fence+"\n")
 	return err
+}
+
+// ticketEveryMX is the --all-mx matrix, its differences and summary; the
+// sections after it describe the chosen address (the most preferred that
+// failed).
+func ticketEveryMX(b *strings.Builder, r *Report) {
+	if len(r.MXMatrix) == 0 {
+		return
+	}
+	cell := func(s string) string {
+		return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "`", "'")
+	}
+	b.WriteString("\n## Every MX address\n\n")
+	b.WriteString("| " + strings.Join(matrixHeader, " | ") + " |\n")
+	b.WriteString("|---|---:|---|---|---|---|---|---:|\n")
+	for _, row := range matrixRows(r) {
+		for i := range row {
+			row[i] = cell(row[i])
+		}
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	for _, d := range r.MXDifferences {
+		fmt.Fprintf(b, "- %s\n", mdText(d))
+	}
+	if r.MXSummary != "" {
+		fmt.Fprintf(b, "\n%s; the sections below are the session of %s.\n", mdText(r.MXSummary), mdText(r.Target.Address))
+	}
 }
 
 // --- the verdict ---

@@ -42,6 +42,11 @@ func hidePasswordInError(args []string, err error) error {
 	default:
 		return err
 	}
+	// "-apSECRET": a password glued to its option is no option swaks
+	// knows, and the error would print it.
+	if name := strings.TrimLeft(opt, "-"); strings.HasPrefix(name, "ap") && len(name) > 2 || strings.HasPrefix(name, "auth-pass") && !isPasswordOption(opt) {
+		return errors.New("an unknown option starts like --auth-password (it is not shown: it may hold a password); give the password as --auth-password VALUE, or with --auth-password-file or --auth-password-env")
+	}
 	for i := 1; i < len(args); i++ {
 		given, _, _ := strings.Cut(args[i], "=")
 		if given == opt && isPasswordOption(args[i-1]) {

@@ -331,3 +331,15 @@ func TestSecretsCanaryControl(t *testing.T) {
 		t.Fatalf("--show-secrets does not show the payload: the canary test would miss a leak\n%s", out)
 	}
 }
+
+// A password glued to its option ("-apSECRET") is an unknown option, and
+// the error must not print it.
+func TestGluedPasswordNotEchoed(t *testing.T) {
+	secret := "Canary-" + randomHex(t)
+	for _, arg := range []string{"-ap" + secret, "--ap" + secret, "--auth-passw0rd" + secret} {
+		code, out, errOut := runCLI(t, "", "-s", "127.0.0.1:1", "-t", "a@b.test", arg)
+		if code != 1 || strings.Contains(out+errOut, secret) {
+			t.Errorf("%s: exit %d, output %q %q", arg[:4], code, out, errOut)
+		}
+	}
+}

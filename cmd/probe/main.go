@@ -191,16 +191,39 @@ func markInterrupted(ctx context.Context, r *transcript.Report) {
 // outputs are still written, complete, and say that the run was
 // interrupted.
 func interruptedReport(ctx context.Context, o probe.Options) *transcript.Report {
-	port := o.Port
+	// The target as the session would have used it: host and port split,
+	// the TLS mode chosen by port when none was given.
+	host, port, err := probe.SplitServer(o.Server, o.Port)
+	if err != nil {
+		host, port = o.Server, o.Port
+	}
+	mode := o.TLSMode
+	if !o.TLSModeSet {
+		p := port
+		if p == 0 {
+			p = 25
+		}
+		mode = probe.DefaultTLSMode(p)
+	}
+	if port == 0 {
+		port = 25
+		if mode == smtpclient.TLSImplicit {
+			port = 465
+		}
+	}
+	source := "server"
+	if host == "" {
+		source = "mx"
+	}
 	return &transcript.Report{
 		Version:   transcript.SchemaVersion,
 		Tool:      transcript.Tool{Name: o.ToolName, Version: o.ToolVersion},
 		Command:   o.Command,
 		StartedAt: time.Now().UTC(),
-		Target:    transcript.Target{Host: o.Server, Port: port, TLSMode: o.TLSMode.String(), Source: "server"},
+		Target:    transcript.Target{Host: host, Port: port, TLSMode: mode.String(), Source: source},
 		Result: transcript.Result{
 			ExitCode: smtpclient.ExitInterrupted, Phase: smtpclient.PhaseConnect, Interrupted: true,
-			Error: "interrupted before the session started (nothing was sent)",
+			Error: "interrupted before the session started, while the message was read: nothing was sent",
 		},
 	}
 }

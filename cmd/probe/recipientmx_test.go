@@ -70,6 +70,9 @@ func TestAllMXFlags(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &s); err != nil || code != 0 || len(s.MXMatrix) != 1 || s.MXMatrix[0].Address != h {
 		t.Fatalf("json: exit %d %v %+v\n%s", code, err, s, out)
 	}
+	if code, out, _ := runCLI(t, "", append(args, "--markdown")...); code != 0 || !strings.Contains(out, "## Every MX address") || !strings.Contains(out, "mx1.hosting.test") || !strings.HasPrefix(out, "# ") {
+		t.Errorf("--all-mx --markdown: exit %d\n%s", code, out)
+	}
 	if code, _, errOut := runCLI(t, "", append(args, "--all-mx-parallel", "0")...); code != 1 || !strings.Contains(errOut, "--all-mx-parallel") {
 		t.Errorf("parallel 0: exit %d %q", code, errOut)
 	}

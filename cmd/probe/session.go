@@ -92,13 +92,8 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 	if fs.NArg() > 0 {
 		return usageError(io, fmt.Errorf("unexpected argument %q (options start with -)", fs.Arg(0)))
 	}
-	opts, err := sessionOptions(f, fs, io)
-	if err != nil {
-		return usageError(io, err)
-	}
-	// Loaded only if something fails: a successful session never needs it.
-	opts.Engine = &diagnose.Lazy{}
-	opts.Command = redactArgv(append([]string{"probe"}, args...), opts.AuthPassword, f.showSecrets)
+	// Output paths are checked before anything can prompt (the password)
+	// or connect.
 	out, err := newOutput(f.output, io.out)
 	if err != nil {
 		return usageError(io, err)
@@ -117,6 +112,13 @@ func runSession(ctx context.Context, args []string, io stdio) int {
 			return usageError(io, err)
 		}
 	}
+	opts, err := sessionOptions(f, fs, io)
+	if err != nil {
+		return usageError(io, err)
+	}
+	// Loaded only if something fails: a successful session never needs it.
+	opts.Engine = &diagnose.Lazy{}
+	opts.Command = redactArgv(append([]string{"probe"}, args...), opts.AuthPassword, f.showSecrets)
 	v := outputMode(f)
 	if v.format == "text" {
 		out.colorize(io)
@@ -274,11 +276,7 @@ func session(ctx context.Context, opts probe.Options, v view, w io.Writer) (*tra
 	case "json":
 		_ = transcript.WriteJSON(w, report)
 	case "markdown":
-		if v.allMX {
-			_ = transcript.WriteMatrixMarkdown(w, report, transcript.MatrixOptions{TextOptions: textOpts})
-		} else {
-			_ = transcript.WriteReport(w, report, textOpts)
-		}
+		_ = transcript.WriteReport(w, report, textOpts)
 	default:
 		switch {
 		case v.allMX && v.silent < 3 && (v.silent == 0 || code != 0):
