@@ -246,3 +246,10 @@ func TestReportPathRules(t *testing.T) {
 		t.Errorf("--report /dev/stdout > file lost a part:\n%s", b)
 	}
 }
+
+func TestRelayCheckSchemaFlag(t *testing.T) {
+	code, out, _ := runCLI(t, "", "relay-check", "--json-schema")
+	if code != 0 || !strings.Contains(out, "draft/2020-12") || !strings.Contains(out, "checks") {
+		t.Errorf("relay-check --json-schema: exit %d %.200s", code, out)
+	}
+}

@@ -42,7 +42,7 @@ const placeholderTo = "postmaster@relay-check.invalid"
 // notForRelayCheck are session options that relay-check refuses: it
 // decides where each session stops and how it is shown, and it never runs
 // as swaks.
-var notForRelayCheck = []string{"quit-after", "drop-after", "markdown", "silent", "hide-receive", "hide-send", "hide-informational", "hide-all", "session-timeout", "compat", "check-sender", "dnsbl", "all-mx", "all-mx-parallel", "dkim-key", "dkim-selector", "dkim-domain", "dkim-header", "report", "json-schema"}
+var notForRelayCheck = []string{"quit-after", "drop-after", "markdown", "silent", "hide-receive", "hide-send", "hide-informational", "hide-all", "session-timeout", "compat", "check-sender", "dnsbl", "all-mx", "all-mx-parallel", "dkim-key", "dkim-selector", "dkim-domain", "dkim-header", "report"}
 
 func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 	f := &sessionFlags{}
@@ -91,6 +91,10 @@ func runRelayCheck(ctx context.Context, args []string, io stdio) int {
 		return usageError(io, fmt.Errorf("unexpected argument %q (options start with -)", fs.Arg(0)))
 	}
 	io.noColor = io.noColor || f.noColor
+	if f.jsonSchema {
+		_, _ = io.out.Write(relaycheck.Schema())
+		return 0
+	}
 	for _, n := range notForRelayCheck {
 		if fs.Changed(n) {
 			return usageError(io, fmt.Errorf("--%s does not apply to relay-check (it decides where each session stops; see --check-timeout, --json, --transcripts)", n))
