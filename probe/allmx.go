@@ -57,11 +57,10 @@ func RunAllMX(ctx context.Context, o Options, parallel int) (*transcript.Report,
 	if err := validate(&o); err != nil {
 		return nil, err
 	}
-	host, port, err := SplitServer(o.Server, o.Port)
+	host, port, mode, err := Endpoint(o)
 	if err != nil {
 		return nil, err
 	}
-	mode, port := modeAndPort(o, port)
 	quitAfter, err := smtpclient.NormalizeQuitAfter(o.QuitAfter)
 	if err != nil {
 		return nil, &UsageError{Err: err}
@@ -106,19 +105,8 @@ func RunAllMX(ctx context.Context, o Options, parallel int) (*transcript.Report,
 		}
 	}
 
-	rec := transcript.NewRecorder(transcript.RecorderOptions{Now: o.Now, ShowSecrets: o.ShowSecrets, Sink: o.Live, BodyLines: o.BodyLines})
-	if o.AuthPassword != "" {
-		rec.AddSecret(o.AuthPassword)
-	}
-	report := &transcript.Report{
-		Version:   transcript.SchemaVersion,
-		Tool:      transcript.Tool{Name: o.ToolName, Version: o.ToolVersion},
-		Command:   o.Command,
-		StartedAt: rec.Start().UTC(),
-		Target:    transcript.Target{Host: host, Port: port, TLSMode: mode.String(), Source: "server"},
-		MXMatrix:  []transcript.MXEntry{},
-	}
-	report.MXDifferences = []string{}
+	rec, report := newRun(o, host, port, mode)
+	report.MXMatrix, report.MXDifferences = []transcript.MXEntry{}, []string{}
 	if sh.msg != nil && sh.msg.dkim != nil {
 		k := sh.msg.dkim
 		rec.Infof("DKIM: signing as d=%s s=%s with a %s key; checking %s._domainkey.%s", k.Domain, k.Selector, dkimsign.KeyDescription(k.Signer), k.Selector, k.Domain)
@@ -180,28 +168,6 @@ func RunAllMX(ctx context.Context, o Options, parallel int) (*transcript.Report,
 	report.MXSummary = summary(runs, chosen)
 	report.Duration = transcript.Millis(rec.Since())
 	return report, nil
-}
-
-// modeAndPort applies the defaults of Run: the TLS mode by port, the port
-// by TLS mode and protocol.
-func modeAndPort(o Options, port int) (smtpclient.TLSMode, int) {
-	mode := o.TLSMode
-	if !o.TLSModeSet {
-		mode = DefaultTLSMode(25)
-		if port != 0 {
-			mode = DefaultTLSMode(port)
-		}
-	}
-	if port == 0 {
-		port = 25
-		switch {
-		case mode == smtpclient.TLSImplicit:
-			port = 465
-		case o.Protocol == "lmtp":
-			port = 24
-		}
-	}
-	return mode, port
 }
 
 // mxTarget is one address of one host to probe.

@@ -6,6 +6,7 @@
 package probe
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -142,6 +143,47 @@ func DefaultTLSMode(port int) smtpclient.TLSMode {
 	return smtpclient.TLSOptional
 }
 
+// newRun starts the recorder (with the password as a secret) and the
+// report of a session or an --all-mx run.
+func newRun(o Options, host string, port int, mode smtpclient.TLSMode) (*transcript.Recorder, *transcript.Report) {
+	rec := transcript.NewRecorder(transcript.RecorderOptions{Now: o.Now, ShowSecrets: o.ShowSecrets, Sink: o.Live, BodyLines: o.BodyLines})
+	if o.AuthPassword != "" {
+		rec.AddSecret(o.AuthPassword)
+	}
+	return rec, &transcript.Report{
+		Version:   transcript.SchemaVersion,
+		Tool:      transcript.Tool{Name: o.ToolName, Version: o.ToolVersion},
+		Command:   o.Command,
+		StartedAt: rec.Start().UTC(),
+		Target:    transcript.Target{Host: host, Port: port, TLSMode: mode.String(), Source: "server"},
+	}
+}
+
+// Endpoint is where a session goes and how: the host and port of
+// --server/--port (host "" = the recipient's MX), the TLS mode chosen by
+// port when none was given, and the port chosen by TLS mode and protocol
+// when none was given (25; 465 for implicit TLS; 24 for LMTP).
+func Endpoint(o Options) (host string, port int, mode smtpclient.TLSMode, err error) {
+	host, port, err = SplitServer(o.Server, o.Port)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	mode = o.TLSMode
+	if !o.TLSModeSet {
+		mode = DefaultTLSMode(cmp.Or(port, 25))
+	}
+	if port == 0 {
+		port = 25
+		if mode == smtpclient.TLSImplicit {
+			port = 465
+		}
+		if o.Protocol == "lmtp" {
+			port = 24
+		}
+	}
+	return host, port, mode, nil
+}
+
 // Run runs the session. The error is non-nil only for usage errors found
 // before the session started; everything else is in the Report.
 func Run(ctx context.Context, o Options) (*transcript.Report, error) {
@@ -160,26 +202,11 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 	if err := validate(&o); err != nil {
 		return nil, nil, err
 	}
-	host, port, err := SplitServer(o.Server, o.Port)
+	host, port, mode, err := Endpoint(o)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !o.TLSModeSet {
-		p := port
-		if p == 0 {
-			p = 25
-		}
-		o.TLSMode = DefaultTLSMode(p)
-	}
-	if port == 0 {
-		port = 25
-		if o.TLSMode == smtpclient.TLSImplicit {
-			port = 465
-		}
-		if o.Protocol == "lmtp" {
-			port = 24
-		}
-	}
+	o.TLSMode = mode
 	quitAfter, err := smtpclient.NormalizeQuitAfter(o.QuitAfter)
 	if err != nil {
 		return nil, nil, &UsageError{Err: err}
@@ -234,17 +261,7 @@ func RunDetailed(ctx context.Context, o Options) (*transcript.Report, *smtpclien
 	if o.Message.ToolName == "" {
 		o.Message.ToolName, o.Message.ToolVersion = o.ToolName, o.ToolVersion
 	}
-	rec := transcript.NewRecorder(transcript.RecorderOptions{Now: o.Now, ShowSecrets: o.ShowSecrets, Sink: o.Live, BodyLines: o.BodyLines})
-	if o.AuthPassword != "" {
-		rec.AddSecret(o.AuthPassword)
-	}
-	report := &transcript.Report{
-		Version:   transcript.SchemaVersion,
-		Tool:      transcript.Tool{Name: o.ToolName, Version: o.ToolVersion},
-		Command:   o.Command,
-		StartedAt: rec.Start().UTC(),
-		Target:    transcript.Target{Host: host, Port: port, TLSMode: o.TLSMode.String(), Source: "server"},
-	}
+	rec, report := newRun(o, host, port, o.TLSMode)
 
 	hosts := []smtpclient.Host{{Name: host}}
 	if host == "" && o.pinned == nil {

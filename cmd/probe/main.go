@@ -191,25 +191,10 @@ func markInterrupted(ctx context.Context, r *transcript.Report) {
 // outputs are still written, complete, and say that the run was
 // interrupted.
 func interruptedReport(ctx context.Context, o probe.Options) *transcript.Report {
-	// The target as the session would have used it: host and port split,
-	// the TLS mode chosen by port when none was given.
-	host, port, err := probe.SplitServer(o.Server, o.Port)
+	// The target as the session would have used it.
+	host, port, mode, err := probe.Endpoint(o)
 	if err != nil {
-		host, port = o.Server, o.Port
-	}
-	mode := o.TLSMode
-	if !o.TLSModeSet {
-		p := port
-		if p == 0 {
-			p = 25
-		}
-		mode = probe.DefaultTLSMode(p)
-	}
-	if port == 0 {
-		port = 25
-		if mode == smtpclient.TLSImplicit {
-			port = 465
-		}
+		host, port, mode = o.Server, o.Port, o.TLSMode
 	}
 	source := "server"
 	if host == "" {
