@@ -14,34 +14,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/smtpprobe/smtpprobe/mxlookup/dnstest"
-	"github.com/smtpprobe/smtpprobe/relaycheck"
-	"github.com/smtpprobe/smtpprobe/transcript"
+	"github.com/smtpprobe/smtpprobe/transcript/schematest"
 )
-
-// outputSchemas compiles the session JSON's schema and the relay-check
-// JSON's (which refers to the first), with format assertion on.
-func outputSchemas(t *testing.T) (session, relayCheck *jsonschema.Schema) {
-	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	for url, b := range map[string][]byte{transcript.SessionSchemaURL: transcript.SessionSchema(), relaycheck.SchemaURL: relaycheck.Schema()} {
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		if err != nil {
-			t.Fatalf("%s: %v", url, err)
-		}
-		if err := c.AddResource(url, doc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var err error
-	if session, err = c.Compile(transcript.SessionSchemaURL); err != nil {
-		t.Fatalf("session schema: %v", err)
-	}
-	if relayCheck, err = c.Compile(relaycheck.SchemaURL); err != nil {
-		t.Fatalf("relay-check schema: %v", err)
-	}
-	return session, relayCheck
-}
 
 func validateOutput(t *testing.T, sch *jsonschema.Schema, out []byte) {
 	t.Helper()
@@ -60,7 +34,7 @@ func validateOutput(t *testing.T, sch *jsonschema.Schema, out []byte) {
 // all-MX matrix.
 func TestSchemaRealSessions(t *testing.T) {
 	s := need(t)
-	sch, _ := outputSchemas(t)
+	sch, _ := schematest.Compile(t)
 	user, pass := s.get(t, "SMTPPROBE_IT_USER"), s.get(t, "SMTPPROBE_IT_PASS")
 	auth := func(mech, pw string) []string {
 		return []string{"--auth=" + mech, "--auth-user", user, "--auth-password", pw}
@@ -127,7 +101,7 @@ func TestSchemaRealSessions(t *testing.T) {
 // relaycheck/relaycheck.schema.json, its sessions included.
 func TestSchemaRealRelayCheck(t *testing.T) {
 	s := need(t)
-	_, sch := outputSchemas(t)
+	_, sch := schematest.Compile(t)
 	user, pass := s.get(t, "SMTPPROBE_IT_USER"), s.get(t, "SMTPPROBE_IT_PASS")
 	creds := []string{"--auth-user", user, "--auth-password", pass}
 	common := []string{"--domain", "example.test", "--tls-ca-path", s.get(t, "SMTPPROBE_IT_CERT"), "--tls-sni", "mx.example.test"}

@@ -20,34 +20,8 @@ import (
 	"github.com/smtpprobe/smtpprobe/dkimsign"
 	"github.com/smtpprobe/smtpprobe/examples/scenario"
 	"github.com/smtpprobe/smtpprobe/mxlookup/dnstest"
-	"github.com/smtpprobe/smtpprobe/relaycheck"
-	"github.com/smtpprobe/smtpprobe/transcript"
+	"github.com/smtpprobe/smtpprobe/transcript/schematest"
 )
-
-// outputSchemas compiles the session JSON's schema and the relay-check
-// JSON's (which refers to the first), with format assertion on.
-func outputSchemas(t *testing.T) (session, relayCheck *jsonschema.Schema) {
-	t.Helper()
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	for url, b := range map[string][]byte{transcript.SessionSchemaURL: transcript.SessionSchema(), relaycheck.SchemaURL: relaycheck.Schema()} {
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		if err != nil {
-			t.Fatalf("%s: %v", url, err)
-		}
-		if err := c.AddResource(url, doc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var err error
-	if session, err = c.Compile(transcript.SessionSchemaURL); err != nil {
-		t.Fatalf("session schema: %v", err)
-	}
-	if relayCheck, err = c.Compile(relaycheck.SchemaURL); err != nil {
-		t.Fatalf("relay-check schema: %v", err)
-	}
-	return session, relayCheck
-}
 
 // jsonDocuments splits a stream of JSON documents (demo --all --json
 // prints one per scenario).
@@ -88,7 +62,7 @@ func validateMutated(sch *jsonschema.Schema, m map[string]any) error {
 
 // Every scenario of `probe demo --all --json`, as one run prints them.
 func TestSchemaDemoAll(t *testing.T) {
-	sch, _ := outputSchemas(t)
+	sch, _ := schematest.Compile(t)
 	code, out, errOut := runCLI(t, "", "demo", "--all", "--json")
 	if code != 0 {
 		t.Fatalf("demo --all: exit %d\n%s", code, errOut)
@@ -109,7 +83,7 @@ func TestSchemaDemoAll(t *testing.T) {
 // the diagnosis, MX mode, --all-mx over good, refusing, closed and
 // unresolvable MX hosts, --quit-after and --drop-after, TLS.
 func TestSchemaSessions(t *testing.T) {
-	sch, _ := outputSchemas(t)
+	sch, _ := schematest.Compile(t)
 	ok, okPort := startScenario(t, "ok")
 	blocked, blockedPort := startScenario(t, "blocklisted-ip")
 	refusing, refusingPort := refusingServer(t, "192.0.2.9")
@@ -192,7 +166,7 @@ func dkimTestKey(t *testing.T) (file, record string) {
 
 // --dkim-key: the published key is checked (pass), and missing (none).
 func TestSchemaDKIMKey(t *testing.T) {
-	sch, _ := outputSchemas(t)
+	sch, _ := schematest.Compile(t)
 	keyFile, record := dkimTestKey(t)
 	h, p := startScenario(t, "ok")
 	dns := dnstest.Start(t, dnstest.Zone{
@@ -213,7 +187,7 @@ func TestSchemaDKIMKey(t *testing.T) {
 // credentials, an unreachable port, a STARTTLS certificate that does not
 // verify.
 func TestSchemaRelayCheck(t *testing.T) {
-	_, sch := outputSchemas(t)
+	_, sch := schematest.Compile(t)
 	closed := func() string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -252,7 +226,7 @@ func TestSchemaRelayCheck(t *testing.T) {
 // document with version dropped, a category out of the vocabulary or an
 // unknown key does not.
 func TestSchemaRejectsBrokenOutput(t *testing.T) {
-	sch, rc := outputSchemas(t)
+	sch, rc := schematest.Compile(t)
 	_, out, _ := runCLI(t, "", "demo", "relay-denied", "--json")
 	mutations := map[string]func(m map[string]any){
 		"unchanged":         func(map[string]any) {},
