@@ -120,7 +120,13 @@ func (c *senderChecks) onEgress(ip, ehlo string) {
 	// lists a refusal names are asked at the end.
 	switch {
 	case c.explicit:
-		in.Zones = append(append([]string(nil), c.zones...), sendercheck.DefaultDNSBLZones()...)
+		in.Zones = c.zones
+		for _, z := range sendercheck.DefaultDNSBLZones() {
+			// A default list also given with --dnsbl is asked once.
+			if !slices.ContainsFunc(in.Zones, func(u string) bool { return strings.EqualFold(strings.TrimSuffix(u, "."), z) }) {
+				in.Zones = append(in.Zones, z)
+			}
+		}
 	case len(c.zones) > 0:
 		in.Zones = c.zones
 	}

@@ -145,6 +145,21 @@ func TestCheckSenderAndDKIM(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &s); err != nil || code != 0 {
 		t.Fatalf("exit %d %v\n%s\n%s", code, err, out, errOut)
 	}
+	// A default list given with --dnsbl too is asked once.
+	code, out, _ = runCLI(t, "", "-s", h, "-p", p, "-t", "bob@example.net", "-f", "alice@example.com", "--dns-server", dns, "--check-sender", "--dnsbl", "bl.spamcop.net", "--json")
+	var twice checksJSON
+	if err := json.Unmarshal([]byte(out), &twice); err != nil || code != 0 {
+		t.Fatalf("exit %d %v", code, err)
+	}
+	n := 0
+	for _, c := range twice.Checks {
+		if c.Name == "dnsbl" && c.Subject == "bl.spamcop.net" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("bl.spamcop.net asked %d times", n)
+	}
 	for name, want := range map[string]string{"dkim-key": "pass", "spf": "pass", "ptr": "none", "dnsbl": "not-listed", "sender-domain": "pass"} {
 		if got := s.result(name); got != want {
 			t.Errorf("%s: %q, want %q (checks %+v)", name, got, want, s.Checks)
