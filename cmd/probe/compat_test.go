@@ -163,6 +163,8 @@ func TestTLSOptionsCLI(t *testing.T) {
 	h, p := startScenario(t, "ok")
 	dir := t.TempDir()
 	file := filepath.Join(dir, "peer.pem")
+	notPEM := filepath.Join(dir, "ca.txt")
+	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644)
 	code, out, errOut := runCLI(t, "", "-s", h, "-p", p, "-t", "bob@example.test", "--tls", "--tls-get-peer-cert", file, "--tls-protocol", "tlsv1_2,tlsv1_3")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
@@ -178,6 +180,7 @@ func TestTLSOptionsCLI(t *testing.T) {
 		{[]string{"--tls-protocol", "tlsv9"}, "--tls-protocol"},
 		{[]string{"--tls-cipher", "NO-SUCH-CIPHER"}, "--tls-cipher"},
 		{[]string{"--tls-get-peer-cert", filepath.Join(dir, "missing", "x.pem")}, "missing"},
+		{[]string{"--tls-ca-path", notPEM}, notPEM},
 	} {
 		code, _, errOut := runCLI(t, "", append([]string{"-s", h, "-p", p, "-t", "bob@example.test", "--tls"}, tc.args...)...)
 		if code != 1 || !strings.Contains(errOut, tc.errHas) {
